@@ -107,9 +107,9 @@ type EventSegment struct {
 
 // Batch is the outcome of resolving a run of inbox events, committed at once.
 type Batch struct {
-	SpaceID string
-	FromPos int64 // the resolver position the batch started from
-	ToPos   int64 // the position of the last event it covers
+	SpaceID  string
+	FromPos  int64 // the resolver position the batch started from
+	ToPos    int64 // the position of the last event it covers
 	Graph    []identity.GraphUpdate
 	Mappings []identity.MappingUpdate
 	Traits   []identity.TraitsUpdate

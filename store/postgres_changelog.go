@@ -1,0 +1,309 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/profilesync/profilesync/identity"
+)
+
+func (s *pgStore) ResolverPosition(ctx context.Context, spaceID string) (Position, error) {
+	var p Position
+	err := s.pool.QueryRow(ctx, "SELECT pos, last_seq FROM resolver_positions WHERE space_id = $1", spaceID).
+		Scan(&p.Pos, &p.LastSeq)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return Position{}, fmt.Errorf("reading resolver position: %w", err)
+	}
+	return p, nil
+}
+
+// CommitBatch moves the position first: the row lock it takes makes commits
+// of one space wait for each other, so each takes its seqs after the
+// previous one committed and a space's seqs grow in commit order.
+func (s *pgStore) CommitBatch(ctx context.Context, b *Batch) error {
+	if err := b.validate(); err != nil {
+		return fmt.Errorf("committing batch: %w", err)
+	}
+	var seqs batchSeqs
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := pgMovePosition(ctx, tx, b); err != nil {
+			return err
+		}
+		if n := b.rowCount(); n > 0 {
+			rows, _ := tx.Query(ctx, "SELECT nextval('change_seq') FROM generate_series(1, $1)", n)
+			list, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				return fmt.Errorf("allocating seqs: %w", err)
+			}
+			slices.Sort(list)
+			seqs = b.assignSeqs(list)
+			if err := pgCopyChanges(ctx, tx, b, seqs); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "UPDATE resolver_positions SET last_seq = $2 WHERE space_id = $1", b.SpaceID, seqs.last); err != nil {
+				return fmt.Errorf("recording last seq: %w", err)
+			}
+		}
+		return pgStampEvents(ctx, tx, b.Events)
+	})
+	if err != nil {
+		return fmt.Errorf("committing batch of space %q at position %d: %w", b.SpaceID, b.FromPos, err)
+	}
+	b.writeBack(seqs)
+	return nil
+}
+
+// pgMovePosition moves a space's position from b.FromPos to b.ToPos, or
+// returns ErrConflict. A space without a position starts at 0.
+func pgMovePosition(ctx context.Context, tx pgx.Tx, b *Batch) error {
+	tag, err := tx.Exec(ctx, "UPDATE resolver_positions SET pos = $3 WHERE space_id = $1 AND pos = $2",
+		b.SpaceID, b.FromPos, b.ToPos)
+	if err != nil {
+		return fmt.Errorf("moving position: %w", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	if b.FromPos != 0 {
+		return ErrConflict
+	}
+	tag, err = tx.Exec(ctx, `INSERT INTO resolver_positions (space_id, pos, last_seq) VALUES ($1, $2, 0)
+		ON CONFLICT (space_id) DO NOTHING`, b.SpaceID, b.ToPos)
+	if err != nil {
+		return fmt.Errorf("moving position: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrConflict
+	}
+	return nil
+}
+
+// pgCopyChanges writes the change rows of b with COPY.
+func pgCopyChanges(ctx context.Context, tx pgx.Tx, b *Batch, seqs batchSeqs) error {
+	triggerCols := []string{"event_pos", "event_id", "event_type", "event_name", "source_id", "timestamp", "received_at"}
+	trigger := func(t identity.Trigger) []any {
+		return []any{t.EventPos, t.EventID, t.EventType, t.EventName, t.SourceID, nullTime(t.Timestamp), nullTime(t.ReceivedAt)}
+	}
+	if len(b.Graph) > 0 {
+		cols := append([]string{"space_id", "seq", "id", "segment_id", "canonical_segment_id"}, triggerCols...)
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"id_graph_updates"}, cols,
+			pgx.CopyFromSlice(len(b.Graph), func(i int) ([]any, error) {
+				g := &b.Graph[i]
+				return append([]any{b.SpaceID, seqs.graph[i], g.ID, g.SegmentID, g.CanonicalSegmentID}, trigger(g.Trigger)...), nil
+			}))
+		if err != nil {
+			return fmt.Errorf("writing id_graph_updates: %w", err)
+		}
+	}
+	if len(b.Mappings) > 0 {
+		cols := append([]string{"space_id", "seq", "id", "segment_id", "external_id_type", "external_id_value", "external_id_hash"}, triggerCols...)
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"external_id_mapping_updates"}, cols,
+			pgx.CopyFromSlice(len(b.Mappings), func(i int) ([]any, error) {
+				m := &b.Mappings[i]
+				return append([]any{b.SpaceID, seqs.mappings[i], m.ID, m.SegmentID, m.Type, m.Value, m.Hash}, trigger(m.Trigger)...), nil
+			}))
+		if err != nil {
+			return fmt.Errorf("writing external_id_mapping_updates: %w", err)
+		}
+	}
+	if len(b.Traits) > 0 {
+		cols := append([]string{"space_id", "seq", "id", "segment_id", "traits"}, triggerCols...)
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"profile_traits_updates"}, cols,
+			pgx.CopyFromSlice(len(b.Traits), func(i int) ([]any, error) {
+				t := &b.Traits[i]
+				traits, err := marshalTraits(t.Traits)
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{b.SpaceID, seqs.traits[i], t.ID, t.SegmentID, traits}, trigger(t.Trigger)...), nil
+			}))
+		if err != nil {
+			return fmt.Errorf("writing profile_traits_updates: %w", err)
+		}
+	}
+	return nil
+}
+
+// pgStampEvents records the profile of each resolved event.
+func pgStampEvents(ctx context.Context, tx pgx.Tx, events []EventSegment) error {
+	stamped := make([][]any, 0, len(events))
+	for _, e := range events {
+		if e.SegmentID != "" {
+			stamped = append(stamped, []any{e.Pos, e.SegmentID})
+		}
+	}
+	if len(stamped) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"event_segments"}, []string{"pos", "segment_id"}, pgx.CopyFromRows(stamped))
+	if err != nil {
+		return fmt.Errorf("stamping events: %w", err)
+	}
+	return nil
+}
+
+// pgScanIdentitySQL reads both identity logs of a space as one stream in seq
+// order. Each arm is an index scan in seq order and the planner merges them
+// (Merge Append), so nothing is sorted or held in memory.
+const pgScanIdentitySQL = `
+SELECT seq, true, id, segment_id, canonical_segment_id, '', '', event_pos, event_id, event_type, event_name, source_id, "timestamp", received_at
+FROM id_graph_updates WHERE space_id = $1
+UNION ALL
+SELECT seq, false, id, segment_id, external_id_type, external_id_value, external_id_hash, event_pos, event_id, event_type, event_name, source_id, "timestamp", received_at
+FROM external_id_mapping_updates WHERE space_id = $1
+ORDER BY seq`
+
+func (s *pgStore) ScanIdentity(ctx context.Context, spaceID string, fn func(g *identity.GraphUpdate, m *identity.MappingUpdate) error) error {
+	rows, err := s.pool.Query(ctx, pgScanIdentitySQL, spaceID)
+	if err != nil {
+		return fmt.Errorf("scanning identity: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			seq           int64
+			isGraph       bool
+			id, segmentID string
+			a, b, c       string
+			tr            pgTrigger
+		)
+		if err := rows.Scan(append([]any{&seq, &isGraph, &id, &segmentID, &a, &b, &c}, tr.dest()...)...); err != nil {
+			return fmt.Errorf("scanning identity: %w", err)
+		}
+		if isGraph {
+			err = fn(&identity.GraphUpdate{ID: id, Seq: seq, SegmentID: segmentID, CanonicalSegmentID: a, Trigger: tr.trigger()}, nil)
+		} else {
+			err = fn(nil, &identity.MappingUpdate{ID: id, Seq: seq, SegmentID: segmentID, Type: a, Value: b, Hash: c, Trigger: tr.trigger()})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("scanning identity: %w", err)
+	}
+	return nil
+}
+
+// LatestTraits probes the (space, segment, seq) index backwards once per
+// profile.
+func (s *pgStore) LatestTraits(ctx context.Context, spaceID string, segmentIDs []string) (map[string]identity.TraitSet, error) {
+	out := make(map[string]identity.TraitSet, len(segmentIDs))
+	if len(segmentIDs) == 0 {
+		return out, nil
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT id, t.traits FROM unnest($2::text[]) AS id
+		CROSS JOIN LATERAL (SELECT traits FROM profile_traits_updates
+			WHERE space_id = $1 AND segment_id = id ORDER BY seq DESC LIMIT 1) t`, spaceID, segmentIDs)
+	var id string
+	var raw []byte
+	_, err := pgx.ForEachRow(rows, []any{&id, &raw}, func() error {
+		ts, err := unmarshalTraits(raw)
+		out[id] = ts
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading latest traits: %w", err)
+	}
+	return out, nil
+}
+
+func (s *pgStore) GraphUpdates(ctx context.Context, spaceID string, after, upto int64, limit int) ([]identity.GraphUpdate, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT seq, id, segment_id, canonical_segment_id, `+pgTriggerColumns+`
+		FROM id_graph_updates WHERE space_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4`,
+		spaceID, after, upto, limitOrAll(limit))
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (identity.GraphUpdate, error) {
+		var g identity.GraphUpdate
+		var tr pgTrigger
+		err := row.Scan(append([]any{&g.Seq, &g.ID, &g.SegmentID, &g.CanonicalSegmentID}, tr.dest()...)...)
+		g.Trigger = tr.trigger()
+		return g, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading id_graph_updates: %w", err)
+	}
+	return out, nil
+}
+
+func (s *pgStore) MappingUpdates(ctx context.Context, spaceID string, after, upto int64, limit int) ([]identity.MappingUpdate, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT seq, id, segment_id, external_id_type, external_id_value, external_id_hash, `+pgTriggerColumns+`
+		FROM external_id_mapping_updates WHERE space_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4`,
+		spaceID, after, upto, limitOrAll(limit))
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (identity.MappingUpdate, error) {
+		var m identity.MappingUpdate
+		var tr pgTrigger
+		err := row.Scan(append([]any{&m.Seq, &m.ID, &m.SegmentID, &m.Type, &m.Value, &m.Hash}, tr.dest()...)...)
+		m.Trigger = tr.trigger()
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading external_id_mapping_updates: %w", err)
+	}
+	return out, nil
+}
+
+func (s *pgStore) TraitsUpdates(ctx context.Context, spaceID string, after, upto int64, limit int) ([]identity.TraitsUpdate, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT seq, id, segment_id, traits, `+pgTriggerColumns+`
+		FROM profile_traits_updates WHERE space_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4`,
+		spaceID, after, upto, limitOrAll(limit))
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (identity.TraitsUpdate, error) {
+		var t identity.TraitsUpdate
+		var tr pgTrigger
+		var raw []byte
+		if err := row.Scan(append([]any{&t.Seq, &t.ID, &t.SegmentID, &raw}, tr.dest()...)...); err != nil {
+			return t, err
+		}
+		t.Trigger = tr.trigger()
+		var err error
+		t.Traits, err = unmarshalTraits(raw)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading profile_traits_updates: %w", err)
+	}
+	return out, nil
+}
+
+// Events only returns events the resolver has committed: upto is capped at
+// the space's resolver position.
+func (s *pgStore) Events(ctx context.Context, spaceID string, after, upto int64, limit int) ([]StoredEvent, error) {
+	rows, _ := s.pool.Query(ctx, "SELECT "+pgInboxColumns+`, coalesce(s.segment_id, '')
+		FROM inbox i LEFT JOIN event_segments s ON s.pos = i.pos
+		WHERE i.space_id = $1 AND i.pos > $2 AND i.pos <= $3
+			AND i.pos <= (SELECT pos FROM resolver_positions WHERE space_id = $1)
+		ORDER BY i.pos LIMIT $4`, spaceID, after, upto, limitOrAll(limit))
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (StoredEvent, error) {
+		var e StoredEvent
+		var ts *time.Time
+		err := row.Scan(&e.Pos, &e.SpaceID, &e.SourceID, &e.MessageID, &e.Type, &e.ReceivedAt, &ts, &e.Payload, &e.SegmentID)
+		e.ReceivedAt, e.Timestamp = e.ReceivedAt.UTC(), fromNullTime(ts)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading events: %w", err)
+	}
+	return out, nil
+}
+
+// pgTriggerColumns are the trigger columns of every change log.
+const pgTriggerColumns = `event_pos, event_id, event_type, event_name, source_id, "timestamp", received_at`
+
+// pgTrigger scans pgTriggerColumns.
+type pgTrigger struct {
+	identity.Trigger
+	ts, received *time.Time
+}
+
+func (t *pgTrigger) dest() []any {
+	return []any{&t.EventPos, &t.EventID, &t.EventType, &t.EventName, &t.SourceID, &t.ts, &t.received}
+}
+
+func (t *pgTrigger) trigger() identity.Trigger {
+	tr := t.Trigger
+	tr.Timestamp, tr.ReceivedAt = fromNullTime(t.ts), fromNullTime(t.received)
+	return tr
+}
