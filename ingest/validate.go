@@ -1,0 +1,297 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// itemParser validates and normalizes the events of one request.
+type itemParser struct {
+	lim        limits
+	receivedAt time.Time
+
+	// Batch-level fields, shared by the items.
+	sentAt                time.Time
+	hasSentAt             bool
+	context, integrations json.RawMessage // JSON objects, or nil
+}
+
+// item validates one event and returns it normalized, or why it is rejected.
+// A batch item arrives as raw, with callType ""; a single call arrives
+// decoded in fields, with the endpoint's call type. size is the event's size
+// as sent.
+func (p *itemParser) item(index int, raw json.RawMessage, fields map[string]json.RawMessage, size int, callType string) (event, *Rejection) {
+	reject := func(format string, args ...any) (event, *Rejection) {
+		return event{}, &Rejection{Index: index, MessageID: sentMessageID(fields), Error: fmt.Sprintf(format, args...)}
+	}
+	if fields == nil {
+		if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+			fields = nil
+			return reject("the event must be a JSON object")
+		}
+	}
+	if size > p.lim.maxEventBytes {
+		return reject("the event is %d bytes; the limit is %d", size, p.lim.maxEventBytes)
+	}
+
+	typ := callType
+	if typ == "" {
+		t, _, err := stringValue(fields["type"])
+		switch {
+		case err != nil:
+			return reject("type must be a string")
+		case t == "":
+			return reject("type is required: one of identify, track, page, screen, group, alias")
+		case !isCallType(t):
+			return reject("type %q is not one of identify, track, page, screen, group, alias", clip(t, 40))
+		}
+		typ = t
+	}
+
+	messageID, err := idValue(fields["messageId"])
+	if err != nil {
+		return reject("messageId must be a string")
+	}
+	if n := utf8.RuneCountInString(messageID); n > MaxMessageIDLength {
+		return reject("messageId is %d characters; the limit is %d", n, MaxMessageIDLength)
+	}
+
+	userID, err := idValue(fields["userId"])
+	if err != nil {
+		return reject("userId must be a string or a number")
+	}
+	anonymousID, err := idValue(fields["anonymousId"])
+	if err != nil {
+		return reject("anonymousId must be a string or a number")
+	}
+	if userID == "" && anonymousID == "" {
+		return reject("userId or anonymousId is required")
+	}
+
+	var groupID, previousID string
+	switch typ {
+	case typeTrack:
+		name, _, err := stringValue(fields["event"])
+		if err != nil {
+			return reject("event must be a string")
+		}
+		if name == "" {
+			return reject("track requires event, the name of the action")
+		}
+	case typeGroup:
+		if groupID, err = idValue(fields["groupId"]); err != nil {
+			return reject("groupId must be a string or a number")
+		}
+		if groupID == "" {
+			return reject("group requires groupId")
+		}
+	case typeAlias:
+		if previousID, err = idValue(fields["previousId"]); err != nil {
+			return reject("previousId must be a string or a number")
+		}
+		if previousID == "" {
+			return reject("alias requires previousId")
+		}
+		if userID == "" {
+			return reject("alias requires userId")
+		}
+	}
+
+	for _, name := range [...]string{"context", "integrations", "properties", "traits"} {
+		if v := fields[name]; !isNull(v) && !isObject(v) {
+			return reject("%s must be a JSON object", name)
+		}
+	}
+
+	// originalTimestamp is the client's clock when the call was made: the
+	// timestamp field of the libraries, or originalTimestamp itself.
+	original, hasOriginal, err := timeValue(fields["timestamp"])
+	if err != nil {
+		return reject("timestamp: %v", err)
+	}
+	if !hasOriginal {
+		if original, hasOriginal, err = timeValue(fields["originalTimestamp"]); err != nil {
+			return reject("originalTimestamp: %v", err)
+		}
+	}
+	sentAt, hasSentAt, err := timeValue(fields["sentAt"])
+	if err != nil {
+		return reject("sentAt: %v", err)
+	}
+	if !hasSentAt {
+		sentAt, hasSentAt = p.sentAt, p.hasSentAt
+	}
+	timestamp, err := correctedTimestamp(p.receivedAt, sentAt, hasSentAt, original, hasOriginal)
+	if err != nil {
+		return reject("%v", err)
+	}
+
+	if messageID == "" {
+		messageID = newMessageID()
+	}
+	n := normalized{
+		fields: fields, typ: typ, messageID: messageID,
+		userID: userID, anonymousID: anonymousID, groupID: groupID, previousID: previousID,
+		receivedAt: p.receivedAt, timestamp: timestamp,
+	}
+	if hasOriginal {
+		n.originalTimestamp = &original
+	}
+	if hasSentAt {
+		n.sentAt = &sentAt
+	}
+	payload, err := n.encode(p.context, p.integrations)
+	if err != nil {
+		return reject("the event cannot be encoded: %v", err)
+	}
+	if max := p.lim.maxEventBytes + StampAllowance; len(payload) > max {
+		return reject("the event is %d bytes once normalized (with the batch context merged); the limit is %d",
+			len(payload), max)
+	}
+	return event{MessageID: messageID, Type: typ, Timestamp: timestamp, Payload: payload}, nil
+}
+
+// correctedTimestamp computes an event's timestamp, correcting the client's
+// clock skew: receivedAt − (sentAt − originalTimestamp) when both client
+// times are known, originalTimestamp when only it is, receivedAt otherwise.
+func correctedTimestamp(receivedAt, sentAt time.Time, hasSentAt bool, original time.Time, hasOriginal bool) (time.Time, error) {
+	switch {
+	case hasOriginal && hasSentAt:
+		skew := sentAt.Sub(original)
+		if skew == math.MaxInt64 || skew == math.MinInt64 {
+			return time.Time{}, errors.New("sentAt and timestamp are too far apart")
+		}
+		return receivedAt.Add(-skew), nil
+	case hasOriginal:
+		return original, nil
+	default:
+		return receivedAt, nil
+	}
+}
+
+// sentMessageID is the messageId of an event as sent, for a rejection.
+func sentMessageID(fields map[string]json.RawMessage) string {
+	id, _ := idValue(fields["messageId"])
+	return clip(id, MaxMessageIDLength)
+}
+
+// clip shortens s to at most n characters.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+// isNull reports whether a field is absent or null.
+func isNull(v json.RawMessage) bool {
+	return len(v) == 0 || string(v) == "null"
+}
+
+// isObject reports whether a field holds a JSON object.
+func isObject(v json.RawMessage) bool {
+	return len(v) > 0 && v[0] == '{'
+}
+
+// stringValue reads a string field; absent and null give "", false.
+func stringValue(v json.RawMessage) (string, bool, error) {
+	if isNull(v) {
+		return "", false, nil
+	}
+	if v[0] != '"' {
+		return "", false, errors.New("not a string")
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", false, err
+	}
+	return s, true, nil
+}
+
+// idValue reads an identifier, which may be a string or a number; a number
+// becomes its decimal string, as JavaScript's String() writes it for the
+// usual values. Absent and null give "".
+func idValue(v json.RawMessage) (string, error) {
+	if isNull(v) {
+		return "", nil
+	}
+	switch c := v[0]; {
+	case c == '"':
+		s, _, err := stringValue(v)
+		return s, err
+	case c == '-' || c >= '0' && c <= '9':
+		return numberString(string(v)), nil
+	}
+	return "", errors.New("not a string or a number")
+}
+
+// numberString writes a JSON number as an identifier.
+func numberString(s string) string {
+	if isInteger(s) {
+		return s
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return s // out of range: keep the digits as sent
+	}
+	if a := math.Abs(f); a == 0 || a >= 1e-6 && a < 1e21 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+func isInteger(s string) bool {
+	if s != "" && s[0] == '-' {
+		s = s[1:]
+	}
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// timeValue reads an ISO-8601 date-time field; absent, null and "" give
+// false.
+func timeValue(v json.RawMessage) (time.Time, bool, error) {
+	s, ok, err := stringValue(v)
+	if err != nil {
+		return time.Time{}, false, errors.New("must be an ISO-8601 date-time string")
+	}
+	if !ok || s == "" {
+		return time.Time{}, false, nil
+	}
+	t, err := parseTime(s)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return t, true, nil
+}
+
+// parseTime parses the ISO-8601 forms clients send: RFC 3339 with any
+// fraction of a second, a zone offset without a colon, a space for the T, no
+// zone (UTC), or a date alone (midnight UTC).
+func parseTime(s string) (time.Time, error) {
+	for _, layout := range [...]string{
+		time.RFC3339Nano,
+		"2006-01-02T15:04:05.999999999Z0700",
+		"2006-01-02T15:04:05.999999999",
+		"2006-01-02 15:04:05.999999999Z07:00",
+		"2006-01-02 15:04:05.999999999",
+		"2006-01-02",
+	} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("cannot parse %q as an ISO-8601 date-time", clip(s, 40))
+}
