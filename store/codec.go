@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -116,11 +117,14 @@ func marshalTraits(ts identity.TraitSet) ([]byte, error) {
 	return b, nil
 }
 
-// unmarshalTraits decodes a trait set with encoding/json's defaults, so
-// numbers come back as float64, as they do from a parsed event.
+// unmarshalTraits decodes a trait set keeping numbers as json.Number, as
+// identity.ParseEvent does, so that large integers survive and values compare
+// equal to those of parsed events.
 func unmarshalTraits(b []byte) (identity.TraitSet, error) {
 	ts := identity.TraitSet{}
-	if err := json.Unmarshal(b, &ts); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&ts); err != nil {
 		return nil, fmt.Errorf("decoding traits: %w", err)
 	}
 	return ts, nil

@@ -196,9 +196,9 @@ func (s *pgStore) LatestTraits(ctx context.Context, spaceID string, segmentIDs [
 	if len(segmentIDs) == 0 {
 		return out, nil
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT id, t.traits FROM unnest($2::text[]) AS id
+	rows, _ := s.pool.Query(ctx, `SELECT ids.sid, t.traits FROM unnest($2::text[]) AS ids (sid)
 		CROSS JOIN LATERAL (SELECT traits FROM profile_traits_updates
-			WHERE space_id = $1 AND segment_id = id ORDER BY seq DESC LIMIT 1) t`, spaceID, segmentIDs)
+			WHERE space_id = $1 AND segment_id = ids.sid ORDER BY seq DESC LIMIT 1) t`, spaceID, segmentIDs)
 	var id string
 	var raw []byte
 	_, err := pgx.ForEachRow(rows, []any{&id, &raw}, func() error {

@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for raw checks
+	"github.com/profilesync/profilesync/internal/testenv"
+)
+
+// testKey is a master key for tests.
+const testKey = "0123456789abcdef0123456789abcdef"
+
+// backend makes fresh databases of one kind for the contract suite.
+type backend struct {
+	name string
+	// dsn returns the DSN of a new, empty database.
+	dsn func(t *testing.T) string
+	// raw opens a database/sql handle on dsn for checks behind the store's
+	// back. Both drivers take $1 placeholders.
+	raw func(t *testing.T, dsn string) *sql.DB
+}
+
+func postgresBackend() backend {
+	return backend{
+		name: "postgres",
+		dsn:  func(t *testing.T) string { return testenv.PostgresDSN(t) },
+		raw:  func(t *testing.T, dsn string) *sql.DB { return rawDB(t, "pgx", dsn) },
+	}
+}
+
+func sqliteBackend() backend {
+	return backend{
+		name: "sqlite",
+		dsn:  func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "store.db") },
+		raw: func(t *testing.T, dsn string) *sql.DB {
+			return rawDB(t, "sqlite", strings.TrimPrefix(dsn, "sqlite:"))
+		},
+	}
+}
+
+func TestPostgres(t *testing.T) { runContract(t, postgresBackend()) }
+
+func TestSQLite(t *testing.T) { runContract(t, sqliteBackend()) }
+
+func rawDB(t *testing.T, driver, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatalf("opening raw %s handle: %v", driver, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// openStore opens dsn and closes the store when the test ends.
+func openStore(t testing.TB, dsn string, opts Options) Store {
+	t.Helper()
+	if opts.MasterKey == nil {
+		opts.MasterKey = []byte(testKey)
+	}
+	s, err := Open(context.Background(), dsn, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// count runs a count(*) query on a raw handle.
+func count(t *testing.T, db *sql.DB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
