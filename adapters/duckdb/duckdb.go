@@ -180,8 +180,9 @@ func (w *Warehouse) do(ctx context.Context, op string, fn func(*sql.Conn) error)
 	return nil
 }
 
-// inTx runs fn in a transaction on c, committing when fn succeeds and
-// rolling back otherwise. The rollback runs even when ctx is done.
+// inTx runs fn in a transaction on c, committing when fn succeeds and ctx
+// is not done, and rolling back otherwise. The rollback runs even when ctx
+// is done.
 func inTx(ctx context.Context, c *sql.Conn, fn func() error) (err error) {
 	if _, err := c.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -194,7 +195,12 @@ func inTx(ctx context.Context, c *sql.Conn, fn func() error) (err error) {
 	if err := fn(); err != nil {
 		return err
 	}
-	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Once begun, the commit is not interrupted: DuckDB may report an
+	// interrupted COMMIT as failed after it has taken effect.
+	if _, err := c.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil

@@ -36,9 +36,9 @@ func openAt(t testing.TB, path, schema string) *Warehouse {
 }
 
 // rows runs q and returns its rows.
-func rows(t testing.TB, w *Warehouse, q string, args ...any) [][]any {
+func rows(t testing.TB, w *Warehouse, q string) [][]any {
 	t.Helper()
-	out, err := w.Query(context.Background(), q, args...)
+	out, err := w.Query(context.Background(), q)
 	if err != nil {
 		t.Fatalf("query %s: %v", q, err)
 	}

@@ -76,7 +76,8 @@ func (w *Warehouse) setWatermark(ctx context.Context, c *sql.Conn, stream string
 // row with an existing id replaces that row, columns the run lacks included.
 // Within a run, the last row with an id wins. The tables and columns must
 // exist (see EnsureTable). If the watermark is already at or past c.Upto,
-// Load writes nothing and reports Skipped.
+// Load writes nothing and reports Skipped; if the chunk starts past the
+// watermark, it fails with adapters.ErrWatermarkGap.
 func (w *Warehouse) Load(ctx context.Context, ch adapters.Chunk) (adapters.LoadResult, error) {
 	if ch.Stream == "" {
 		return adapters.LoadResult{}, fmt.Errorf("%s: load: chunk has no stream", errPrefix)
@@ -94,6 +95,9 @@ func (w *Warehouse) Load(ctx context.Context, ch adapters.Chunk) (adapters.LoadR
 			if wm >= ch.Upto {
 				res.Skipped = true
 				return nil
+			}
+			if ch.After > wm {
+				return fmt.Errorf("chunk (%d, %d], watermark %d: %w", ch.After, ch.Upto, wm, adapters.ErrWatermarkGap)
 			}
 			for i, r := range ch.Tables {
 				n, err := w.loadRows(ctx, c, stagePrefix+strconv.Itoa(i), r)

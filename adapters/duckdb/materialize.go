@@ -105,8 +105,11 @@ func (r *materialization) prepare(ctx context.Context) error {
 	for _, cols := range tables {
 		r.traits = traitColumns(cols)
 	}
-	for _, t := range materializedTables(r.traits) {
-		if err := r.w.ensureTable(ctx, r.c, t.Table, t.key); err != nil {
+	for _, t := range adapters.Materialized() {
+		if t.Name == adapters.TableProfileTraits {
+			t.Columns = append(t.Columns, r.traits...)
+		}
+		if err := r.w.ensureTable(ctx, r.c, t.Table, t.Key); err != nil {
 			return fmt.Errorf("ensure %s: %w", t.Name, err)
 		}
 	}
@@ -355,36 +358,4 @@ func traitColumns(cols []adapters.Column) []adapters.Column {
 		}
 	}
 	return out
-}
-
-// keyedTable is a current-state table and its primary key.
-type keyedTable struct {
-	adapters.Table
-	key []string
-}
-
-// materializedTables returns the current-state tables, profile_traits with
-// the given trait columns.
-func materializedTables(traits []adapters.Column) []keyedTable {
-	meta := []adapters.Column{
-		{Name: "seq", Type: adapters.Int},
-		{Name: "timestamp", Type: adapters.Timestamp},
-		{Name: "received_at", Type: adapters.Timestamp},
-		{Name: "uuid_ts", Type: adapters.Timestamp},
-	}
-	table := func(name string, key []string, cols ...adapters.Column) keyedTable {
-		return keyedTable{Table: adapters.Table{Name: name, Columns: append(cols, meta...)}, key: key}
-	}
-	s := func(name string) adapters.Column { return adapters.Column{Name: name, Type: adapters.String} }
-	pt := table(adapters.TableProfileTraits, []string{"canonical_segment_id"}, s("canonical_segment_id"), s("merged_to"))
-	pt.Columns = append(pt.Columns, traits...)
-	return []keyedTable{
-		table(adapters.TableIDGraph, []string{"segment_id"}, s("segment_id"), s("canonical_segment_id")),
-		table(adapters.TableProfileMerges, []string{"segment_id"}, s("segment_id"), s("canonical_segment_id")),
-		table(adapters.TableExternalIDMapping, []string{"external_id_hash"},
-			s("external_id_hash"), s("external_id_type"), s("external_id_value"), s("segment_id"), s("canonical_segment_id")),
-		table(adapters.TableUserIdentifiers, []string{"type", "value"}, s("canonical_segment_id"), s("type"), s("value")),
-		pt,
-		table(adapters.TableUserTraits, []string{"canonical_segment_id", "name"}, s("canonical_segment_id"), s("name"), s("value")),
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/profilesync/profilesync/adapters"
@@ -77,20 +78,47 @@ func (w *Warehouse) tables(ctx context.Context, c *sql.Conn, name string) (map[s
 	return out, nil
 }
 
-// EnsureTable creates t if it does not exist, with "id" as its primary key
-// when it has that column, and adds the columns it lacks. It never drops or
-// retypes a column; a column whose name differs only in case from t's is
-// taken as present.
+// EnsureTable creates t if it does not exist and adds the columns it lacks.
+// It never drops or retypes a column; a column whose name differs only in
+// case from t's is taken as present. A landed table gets the primary key
+// "id" (added first if t lacks it); a current-state table (see
+// adapters.Materialized) gets its own columns and key, plus t's columns.
 func (w *Warehouse) EnsureTable(ctx context.Context, t adapters.Table) error {
-	var key []string
-	for _, col := range t.Columns {
-		if col.Name == "id" {
-			key = []string{"id"}
-		}
-	}
+	t, key := withKey(t)
 	return w.do(ctx, "ensure table "+t.Name, func(c *sql.Conn) error {
 		return inTx(ctx, c, func() error { return w.ensureTable(ctx, c, t, key) })
 	})
+}
+
+// withKey returns t with the columns of its primary key and that key.
+func withKey(t adapters.Table) (adapters.Table, []string) {
+	var cols []adapters.Column
+	key := []string{"id"}
+	if kt, ok := keyedTable(t.Name); ok {
+		cols, key = kt.Columns, kt.Key
+	} else if !slices.ContainsFunc(t.Columns, func(c adapters.Column) bool { return strings.EqualFold(c.Name, "id") }) {
+		cols = []adapters.Column{{Name: "id", Type: adapters.String}}
+	}
+	have := map[string]bool{}
+	for _, c := range cols {
+		have[strings.ToLower(c.Name)] = true
+	}
+	for _, c := range t.Columns {
+		if !have[strings.ToLower(c.Name)] {
+			cols = append(cols, c)
+		}
+	}
+	return adapters.Table{Name: t.Name, Columns: cols}, key
+}
+
+// keyedTable returns the definition of a current-state table.
+func keyedTable(name string) (adapters.KeyedTable, bool) {
+	for _, kt := range adapters.Materialized() {
+		if kt.Name == name {
+			return kt, true
+		}
+	}
+	return adapters.KeyedTable{}, false
 }
 
 // ensureTable creates t with the given primary key if it does not exist and

@@ -74,7 +74,7 @@ func (w *Warehouse) Test(ctx context.Context) ([]adapters.Step, error) {
 		}
 	}()
 	if err := run(StepCreateTable, func() error {
-		_, err := c.ExecContext(ctx, "CREATE TABLE "+table+" (id VARCHAR PRIMARY KEY, n BIGINT, at TIMESTAMPTZ)")
+		_, err := c.ExecContext(ctx, "CREATE TABLE "+table+" (id VARCHAR PRIMARY KEY, n BIGINT, ts TIMESTAMPTZ)")
 		created = err == nil
 		return err
 	}); err != nil {
@@ -88,7 +88,7 @@ func (w *Warehouse) Test(ctx context.Context) ([]adapters.Step, error) {
 		}
 		var n int64
 		var got time.Time
-		if err := c.QueryRowContext(ctx, "SELECT n, at FROM "+table+" WHERE id = ?", "probe").Scan(&n, &got); err != nil {
+		if err := c.QueryRowContext(ctx, "SELECT n, ts FROM "+table+" WHERE id = ?", "probe").Scan(&n, &got); err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
 		if n != 42 || !got.Equal(at) {
