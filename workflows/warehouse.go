@@ -56,16 +56,19 @@ func WarehouseWorkflow(ctx workflow.Context, in WarehouseInput) (WarehouseState,
 	if err := w.registerHandlers(ctx); err != nil {
 		return w.st, err
 	}
+	// The main loop is the only receiver of the signal channel: a signal
+	// handed to a receiver blocked in another coroutine would be lost if the
+	// workflow continued as new before that coroutine ran.
 	syncFinished := workflow.GetSignalChannel(ctx, SignalSyncFinished)
-	workflow.Go(ctx, func(ctx workflow.Context) {
+	drainSignals := func() {
 		for {
 			var s SyncSummary
-			if !syncFinished.Receive(ctx, &s) {
+			if !syncFinished.ReceiveAsync(&s) {
 				return
 			}
 			w.onSyncFinished(s)
 		}
-	})
+	}
 
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
 		WarehouseIDKey.ValueSet(w.in.WarehouseID),
@@ -87,26 +90,23 @@ func WarehouseWorkflow(ctx workflow.Context, in WarehouseInput) (WarehouseState,
 		w.mu.Unlock()
 	}
 
-	err := workflow.Await(ctx, func() bool {
+	done := func() bool {
 		return w.st.State == StateDeleted || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
-	})
-	if err != nil {
-		return w.st, err
 	}
-	// Let running handlers finish, whether we complete or continue as new.
+	for !done() {
+		if err := workflow.Await(ctx, func() bool { return syncFinished.Len() > 0 || done() }); err != nil {
+			return w.st, err
+		}
+		drainSignals()
+	}
+	// Let running handlers finish, whether we complete or continue as new,
+	// then take the signals that arrived meanwhile.
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return w.st, err
 	}
+	drainSignals()
 	if w.st.State == StateDeleted {
 		return w.st, nil
-	}
-	// Drain signals that arrived but were not handled yet.
-	for {
-		var s SyncSummary
-		if !syncFinished.ReceiveAsync(&s) {
-			break
-		}
-		w.onSyncFinished(s)
 	}
 	next := w.in
 	st := w.st
@@ -266,13 +266,11 @@ func operationFailed(what string, err error) error {
 // Handlers.
 
 func (w *warehouse) approve(ctx workflow.Context, a Actor) (WarehouseState, error) {
-	if err := w.mu.Lock(ctx); err != nil {
+	ctx, err := w.begin(ctx, UpdateApprove, StateAwaitingApproval)
+	if err != nil {
 		return w.st, err
 	}
 	defer w.mu.Unlock()
-	if err := w.requireState(UpdateApprove, StateAwaitingApproval); err != nil {
-		return w.st, err
-	}
 	if err := w.ensureSchedule(ctx, false, true, "approved by "+a.Name); err != nil {
 		return w.st, operationFailed("creating the sync schedule", err)
 	}
@@ -283,13 +281,11 @@ func (w *warehouse) approve(ctx workflow.Context, a Actor) (WarehouseState, erro
 }
 
 func (w *warehouse) reject(ctx workflow.Context, in RejectInput) (WarehouseState, error) {
-	if err := w.mu.Lock(ctx); err != nil {
+	ctx, err := w.begin(ctx, UpdateReject, StateAwaitingApproval)
+	if err != nil {
 		return w.st, err
 	}
 	defer w.mu.Unlock()
-	if err := w.requireState(UpdateReject, StateAwaitingApproval); err != nil {
-		return w.st, err
-	}
 	w.st.RejectedBy = in.Actor.Name
 	w.st.RejectReason = in.Reason
 	w.transition(ctx, StateRejected, in.Actor)
@@ -297,13 +293,11 @@ func (w *warehouse) reject(ctx workflow.Context, in RejectInput) (WarehouseState
 }
 
 func (w *warehouse) disable(ctx workflow.Context, a Actor) (WarehouseState, error) {
-	if err := w.mu.Lock(ctx); err != nil {
+	ctx, err := w.begin(ctx, UpdateDisable, StateEnabled)
+	if err != nil {
 		return w.st, err
 	}
 	defer w.mu.Unlock()
-	if err := w.requireState(UpdateDisable, StateEnabled); err != nil {
-		return w.st, err
-	}
 	ref := ScheduleRef{WarehouseID: w.in.WarehouseID, Note: "disabled by " + a.Name}
 	if err := workflow.ExecuteActivity(ctx, ActivityPauseSchedule, ref).Get(ctx, nil); err != nil {
 		return w.st, operationFailed("pausing the sync schedule", err)
@@ -313,13 +307,11 @@ func (w *warehouse) disable(ctx workflow.Context, a Actor) (WarehouseState, erro
 }
 
 func (w *warehouse) enable(ctx workflow.Context, a Actor) (WarehouseState, error) {
-	if err := w.mu.Lock(ctx); err != nil {
+	ctx, err := w.begin(ctx, UpdateEnable, StateDisabled)
+	if err != nil {
 		return w.st, err
 	}
 	defer w.mu.Unlock()
-	if err := w.requireState(UpdateEnable, StateDisabled); err != nil {
-		return w.st, err
-	}
 	ref := ScheduleRef{WarehouseID: w.in.WarehouseID, Note: "enabled by " + a.Name}
 	if err := workflow.ExecuteActivity(ctx, ActivityUnpauseSchedule, ref).Get(ctx, nil); err != nil {
 		return w.st, operationFailed("unpausing the sync schedule", err)
@@ -329,13 +321,11 @@ func (w *warehouse) enable(ctx workflow.Context, a Actor) (WarehouseState, error
 }
 
 func (w *warehouse) delete(ctx workflow.Context, a Actor) (WarehouseState, error) {
-	if err := w.mu.Lock(ctx); err != nil {
+	ctx, err := w.begin(ctx, UpdateDelete, deletableStates...)
+	if err != nil {
 		return w.st, err
 	}
 	defer w.mu.Unlock()
-	if err := w.requireState(UpdateDelete, deletableStates...); err != nil {
-		return w.st, err
-	}
 	// "deleting" is mirrored first, so a delete that fails half way is
 	// visible, and can be retried from there.
 	w.transition(ctx, StateDeleting, a)
@@ -353,13 +343,11 @@ func (w *warehouse) delete(ctx workflow.Context, a Actor) (WarehouseState, error
 }
 
 func (w *warehouse) retest(ctx workflow.Context, a Actor) (WarehouseState, error) {
-	if err := w.mu.Lock(ctx); err != nil {
+	ctx, err := w.begin(ctx, UpdateRetest, retestStates...)
+	if err != nil {
 		return w.st, err
 	}
 	defer w.mu.Unlock()
-	if err := w.requireState(UpdateRetest, retestStates...); err != nil {
-		return w.st, err
-	}
 	if w.st.State == StateTestFailed || w.st.State == StateAwaitingApproval {
 		w.transition(ctx, StateTesting, a)
 		w.runTest(ctx, a)
@@ -373,13 +361,11 @@ func (w *warehouse) retest(ctx workflow.Context, a Actor) (WarehouseState, error
 }
 
 func (w *warehouse) setSchedule(ctx workflow.Context, in ScheduleChange) (WarehouseState, error) {
-	if err := w.mu.Lock(ctx); err != nil {
+	ctx, err := w.begin(ctx, UpdateSetSchedule, scheduleStates...)
+	if err != nil {
 		return w.st, err
 	}
 	defer w.mu.Unlock()
-	if err := w.requireState(UpdateSetSchedule, scheduleStates...); err != nil {
-		return w.st, err
-	}
 	prev := w.st.Schedule
 	w.st.Schedule = strings.TrimSpace(in.Schedule)
 	if w.st.State == StateEnabled || w.st.State == StateDisabled {
@@ -393,13 +379,11 @@ func (w *warehouse) setSchedule(ctx workflow.Context, in ScheduleChange) (Wareho
 }
 
 func (w *warehouse) backfill(ctx workflow.Context, in BackfillRequest) (string, error) {
-	if err := w.mu.Lock(ctx); err != nil {
+	ctx, err := w.begin(ctx, UpdateBackfill, StateEnabled)
+	if err != nil {
 		return "", err
 	}
 	defer w.mu.Unlock()
-	if err := w.requireState(UpdateBackfill, StateEnabled); err != nil {
-		return "", err
-	}
 	id := BackfillWorkflowID(w.in.WarehouseID, in.From, in.To)
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:        id,
@@ -419,13 +403,11 @@ func (w *warehouse) backfill(ctx workflow.Context, in BackfillRequest) (string, 
 }
 
 func (w *warehouse) syncNow(ctx workflow.Context, a Actor) (WarehouseState, error) {
-	if err := w.mu.Lock(ctx); err != nil {
+	ctx, err := w.begin(ctx, UpdateSyncNow, StateEnabled)
+	if err != nil {
 		return w.st, err
 	}
 	defer w.mu.Unlock()
-	if err := w.requireState(UpdateSyncNow, StateEnabled); err != nil {
-		return w.st, err
-	}
 	ref := ScheduleRef{WarehouseID: w.in.WarehouseID, Note: "sync now by " + a.Name}
 	if err := workflow.ExecuteActivity(ctx, ActivityTriggerSchedule, ref).Get(ctx, nil); err != nil {
 		return w.st, operationFailed("triggering a sync", err)
@@ -444,6 +426,22 @@ func (w *warehouse) onSyncFinished(s SyncSummary) {
 }
 
 // Helpers.
+
+// begin starts a handler: it takes the lock and checks the state again, since
+// another handler may have changed it after the validator ran. On success the
+// caller must Unlock. The returned context carries the control activity
+// options (handlers get the root context, without the main function's).
+func (w *warehouse) begin(ctx workflow.Context, update string, states ...string) (workflow.Context, error) {
+	ctx = workflow.WithActivityOptions(ctx, controlOptions())
+	if err := w.mu.Lock(ctx); err != nil {
+		return ctx, err
+	}
+	if err := w.requireState(update, states...); err != nil {
+		w.mu.Unlock()
+		return ctx, err
+	}
+	return ctx, nil
+}
 
 // runTest runs the connection test and moves to awaiting_approval or
 // test_failed. The caller holds the lock and has moved to testing.
