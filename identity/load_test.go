@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLoadMixed checks that Load works after Resolve and that the restored
@@ -51,6 +52,40 @@ func TestLoadMixed(t *testing.T) {
 	}
 	if e.Stats() != orig.Stats() || e.Stats() != (Stats{Profiles: 1, SegmentIDs: 3, Identifiers: 5}) {
 		t.Errorf("stats %+v, want %+v", e.Stats(), orig.Stats())
+	}
+}
+
+// TestLoadKeepsAddedAt checks that a restored engine counts windows from the
+// times the identifiers were first attached.
+func TestLoadKeepsAddedAt(t *testing.T) {
+	rules := mustCompile(t, Rules{IDTypes: []IDType{{Name: "anonymous_id", Limit: 1, Window: WindowDaily}}})
+	s := newStream()
+	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a1", ReceivedAt: t0})
+	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a2", ReceivedAt: t0.Add(time.Hour)})
+	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a3", ReceivedAt: t0.Add(25 * time.Hour)})
+	orig := NewEngine(rules)
+	var res []Resolution
+	for _, ev := range s.events {
+		res = append(res, orig.Resolve(ev))
+	}
+	if len(res[1].Mappings) != 0 || len(res[2].Mappings) != 1 {
+		t.Fatalf("a2 should be demoted and a3 attached: %+v %+v", res[1].Mappings, res[2].Mappings)
+	}
+	e := NewEngine(rules)
+	for i := range res[0].Graph {
+		if err := e.Load(&res[0].Graph[i], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range res[0].Mappings {
+		if err := e.Load(nil, &res[0].Mappings[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i < 3; i++ {
+		if r := e.Resolve(s.events[i]); !reflect.DeepEqual(r, res[i]) {
+			t.Errorf("restored engine, event %d: %+v, want %+v", i+1, r, res[i])
+		}
 	}
 }
 

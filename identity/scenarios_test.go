@@ -286,6 +286,21 @@ func TestWindows(t *testing.T) {
 	if len(rs[5].Merges) != 1 || n.of(rs[5].SegmentID) != "P1" {
 		t.Errorf("E6 merges %v; want P2 into P1 once a2 is older than a week", rs[5].Merges)
 	}
+
+	// An event with an earlier clock sees a2 and a4 (added after it) in
+	// its window: P1 is over the limit only because of the clock, so an
+	// event that adds no anonymous id is not demoted.
+	r := n.resolve(e, Event{Pos: 7, MessageID: "E7", Type: "identify", AnonymousID: "a2",
+		Traits: map[string]any{"email": "j@x"}, ReceivedAt: t0.Add(week + time.Hour)})
+	if n.of(r.SegmentID) != "P1" || len(r.Mappings) != 1 {
+		t.Errorf("E7 with an earlier clock: %v on %s; want the email attached to P1", n.mappingRows(r.Mappings), n.of(r.SegmentID))
+	}
+	// But one that adds an anonymous id within the window is.
+	r = n.resolve(e, Event{Pos: 8, MessageID: "E8", Type: "identify", AnonymousID: "a9",
+		Traits: map[string]any{"email": "j@x"}, ReceivedAt: t0.Add(week + time.Hour)})
+	if n.of(r.SegmentID) != "P1" || len(r.Mappings) != 0 {
+		t.Errorf("E8: %v on %s; want a9 demoted", n.mappingRows(r.Mappings), n.of(r.SegmentID))
+	}
 }
 
 // TestCaps checks MaxMerges and MaxIdentifiers.
@@ -320,6 +335,34 @@ func TestCaps(t *testing.T) {
 		}
 		if len(rs[9].Mappings) != 1 {
 			t.Errorf("P4 should take u9: %v", n.mappingRows(rs[9].Mappings))
+		}
+	})
+	t.Run("merges count recursively", func(t *testing.T) {
+		for _, tc := range []struct {
+			maxMerges int
+			merged    bool
+		}{{2, false}, {3, true}} {
+			e := NewEngine(mustCompile(t, Rules{MaxMerges: tc.maxMerges}))
+			s := newStream()
+			email := func(e string) map[string]any { return map[string]any{"email": e} }
+			s.add(Event{Type: "page", AnonymousID: "a0"})                          // P1
+			s.add(Event{Type: "page", AnonymousID: "a1"})                          // P2
+			s.add(Event{Type: "page", AnonymousID: "a2"})                          // P3
+			s.add(Event{Type: "page", AnonymousID: "a3"})                          // P4
+			s.add(Event{Type: "identify", AnonymousID: "a0", Traits: email("e0")}) // P1 gets e0
+			s.add(Event{Type: "identify", AnonymousID: "a3", Traits: email("e0")}) // P4 into P1
+			s.add(Event{Type: "identify", AnonymousID: "a1", Traits: email("e1")}) // P2 gets e1
+			s.add(Event{Type: "identify", AnonymousID: "a2", Traits: email("e1")}) // P3 into P2
+			// P2 into P1 makes P1 absorb P2, P3 and P4.
+			s.add(Event{Type: "identify", AnonymousID: "a1", Traits: email("e0")})
+			n := newNames()
+			var r Resolution
+			for _, ev := range s.events {
+				r = n.resolve(e, ev)
+			}
+			if merged := len(r.Merges) == 1; merged != tc.merged || n.of(r.SegmentID) != "P1" {
+				t.Errorf("MaxMerges %d: merges %v, resolved to %s; want merged=%v, P1", tc.maxMerges, r.Merges, n.of(r.SegmentID), tc.merged)
+			}
 		}
 	})
 	t.Run("identifiers", func(t *testing.T) {
