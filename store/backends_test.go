@@ -18,7 +18,7 @@ const testKey = "0123456789abcdef0123456789abcdef"
 type backend struct {
 	name string
 	// dsn returns the DSN of a new, empty database.
-	dsn func(t *testing.T) string
+	dsn func(t testing.TB) string
 	// raw opens a database/sql handle on dsn for checks behind the store's
 	// back. Both drivers take $1 placeholders.
 	raw func(t *testing.T, dsn string) *sql.DB
@@ -27,7 +27,7 @@ type backend struct {
 func postgresBackend() backend {
 	return backend{
 		name: "postgres",
-		dsn:  func(t *testing.T) string { return testenv.PostgresDSN(t) },
+		dsn:  func(t testing.TB) string { return testenv.PostgresDSN(t) },
 		raw:  func(t *testing.T, dsn string) *sql.DB { return rawDB(t, "pgx", dsn) },
 	}
 }
@@ -35,7 +35,7 @@ func postgresBackend() backend {
 func sqliteBackend() backend {
 	return backend{
 		name: "sqlite",
-		dsn:  func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "store.db") },
+		dsn:  func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "store.db") },
 		raw: func(t *testing.T, dsn string) *sql.DB {
 			return rawDB(t, "sqlite", strings.TrimPrefix(dsn, "sqlite:"))
 		},

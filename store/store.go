@@ -1,10 +1,3 @@
-// Package store is the profile store and control plane: spaces and sources,
-// the event inbox, the identity change logs, warehouses with their encrypted
-// credentials, and sync reports.
-//
-// Two implementations share one contract test suite: PostgreSQL (production)
-// and SQLite (the embedded default, a pure-Go driver). Open picks one from the
-// DSN.
 package store
 
 import (
