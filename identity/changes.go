@@ -7,7 +7,7 @@ type Trigger struct {
 	EventPos   int64  // inbox position of the event
 	EventID    string // the event's messageId
 	EventType  string // identify, track, page, screen, group or alias
-	EventName  string // the Track event name, if any
+	EventName  string // the Track event name, or the Page or Screen name, if any
 	SourceID   string
 	Timestamp  time.Time
 	ReceivedAt time.Time

@@ -26,13 +26,13 @@ import (
 //     profile whose added-at time (the ReceivedAt of the event that first
 //     attached the value, kept through merges, at one-second resolution) lies
 //     in the window ending at the event's ReceivedAt: added-at > ReceivedAt −
-//     window, or any time for WindowEver. A type is over its limit only when
-//     this event grows it: the count exceeds the limit and also exceeds the
-//     count of every profile taking part alone. (With ReceivedAt moving
-//     forward both readings agree; the second keeps a profile that is out of
-//     bounds only because an event arrived with an earlier clock, or because
-//     the rules were tightened, from rejecting events that add nothing to
-//     that type.)
+//     window, or any time for WindowEver. A type breaks its limit only if
+//     the event grows it: the count exceeds the limit and exceeds what one of
+//     the profiles involved already held on its own. While ReceivedAt only
+//     moves forward that is the same as checking the count alone; the
+//     difference is a profile already out of bounds (an event with an earlier
+//     clock, or rules tightened since), which may not grow further but does
+//     not block events that add nothing to that type.
 //   - When a limit would be exceeded, the lowest-priority identifier of the
 //     event (the last in ExtractExternalIDs order) is dropped and matching is
 //     re-run with the rest, until the outcome is within the limits.
@@ -45,17 +45,17 @@ import (
 //     merge blocked by a cap.
 type Engine struct {
 	rules    *CompiledRules
-	index    map[string]uint32 // type code ‖ value → the profile it was attached to
-	profiles []profile         // in creation order: a lower index is an older profile
-	codes    map[string]uint32 // type name → type code
-	types    []typeLimit       // by type code
-	live     int               // canonical profiles
-	bySID    map[ksuid.KSUID]uint32
+	index    map[string]uint32      // type code ‖ value → the profile it was attached to
+	profiles []profile              // in creation order: a lower index is an older profile
+	codes    map[string]uint32      // type name → type code
+	types    []typeLimit            // by type code
+	live     int                    // canonical profiles
+	bySID    map[ksuid.KSUID]uint32 // segment id → profile, for Load only
 
 	// scratch space, reused between events
-	key    []byte
-	tally  []typeTally
-	single []typeTally
+	key          []byte
+	tally        []typeTally
+	profileTally []typeTally
 }
 
 // profile is one segment id. A merged-away profile keeps only its id and
@@ -229,13 +229,13 @@ func (e *Engine) withinLimits(p *plan, now uint32) bool {
 
 // count adds the in-window identifiers of profile q to e.tally.
 func (e *Engine) count(q uint32, now uint32) {
-	e.single = e.single[:0]
+	e.profileTally = e.profileTally[:0]
 	for _, id := range e.profiles[q].ids {
 		if e.inWindow(id, now) {
-			tallyOf(&e.single, id.typ).total++
+			tallyOf(&e.profileTally, id.typ).total++
 		}
 	}
-	for _, s := range e.single {
+	for _, s := range e.profileTally {
 		t := tallyOf(&e.tally, s.typ)
 		t.total += s.total
 		t.single = max(t.single, s.total)

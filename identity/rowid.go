@@ -22,7 +22,8 @@ const (
 // segmentIDPrefix starts every profile id, as in Segment.
 const segmentIDPrefix = "use_"
 
-// trigger returns the Trigger of the rows caused by ev.
+// trigger returns the Trigger of the rows caused by ev. Its EventName is
+// ev.Event: the Track event name, or the Page or Screen name.
 func trigger(ev *Event) Trigger {
 	return Trigger{
 		EventPos:   ev.Pos,

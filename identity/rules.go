@@ -227,11 +227,11 @@ func normalizeTypeName(s string) string {
 // rule returns the effective configuration of type name. A type that is
 // neither built in nor configured gets the defaults: limit 5 over ever and a
 // place after every known type.
-func (c *CompiledRules) rule(name string) *typeRule {
+func (c *CompiledRules) rule(name string) typeRule {
 	if tr, ok := c.types[name]; ok {
-		return tr
+		return *tr
 	}
-	return &typeRule{name: name, limit: defaultLimit, window: WindowEver}
+	return typeRule{name: name, limit: defaultLimit, window: WindowEver}
 }
 
 // compareTypes orders type names by priority, highest first: ranked types
@@ -242,7 +242,8 @@ func (c *CompiledRules) compareTypes(a, b string) int {
 	if a == b {
 		return 0
 	}
-	return compareRules(c.rule(a), c.rule(b))
+	ra, rb := c.rule(a), c.rule(b)
+	return compareRules(&ra, &rb)
 }
 
 func compareRules(a, b *typeRule) int {
