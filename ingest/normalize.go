@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // normalized is a validated event with the values the server sets.
@@ -53,7 +55,13 @@ func (n *normalized) encode(batchContext, batchIntegrations json.RawMessage) ([]
 	f["timestamp"] = quoteTime(n.timestamp)
 	setTime(f, "originalTimestamp", n.originalTimestamp)
 	setTime(f, "sentAt", n.sentAt)
-	return encodeObject(f)
+	b := encodeObject(f)
+	// Strings as sent may hold bytes that are not UTF-8; JSON decoders
+	// replace them, and so does the stored form, once and for all.
+	if !utf8.Valid(b) {
+		b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
+	}
+	return b, nil
 }
 
 // setString sets a string field, or removes it when v is empty.
@@ -74,38 +82,48 @@ func setTime(f map[string]json.RawMessage, key string, t *time.Time) {
 	f[key] = quoteTime(*t)
 }
 
+// maxMergeDepth bounds how deep a batch's context and integrations are
+// merged into an item's: below it the item's value wins whole. Real contexts
+// are a few levels deep; the bound keeps a deeply nested body from costing
+// time quadratic in its size.
+const maxMergeDepth = 16
+
 // mergeObjects merges the JSON object base into over: keys only in base are
 // added, keys in both keep over's value, except that two objects are merged
-// in turn. A null or absent over gives base.
+// in turn (up to maxMergeDepth levels). A null or absent over gives base.
+// Both must be valid JSON.
 func mergeObjects(base, over json.RawMessage) (json.RawMessage, error) {
+	return mergeAt(base, over, 1)
+}
+
+func mergeAt(base, over json.RawMessage, depth int) (json.RawMessage, error) {
 	if isNull(over) {
 		return base, nil
 	}
-	var b, o map[string]json.RawMessage
-	if err := json.Unmarshal(base, &b); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(over, &o); err != nil {
-		return nil, err
+	b, okB := splitObject(base)
+	o, okO := splitObject(over)
+	if !okB || !okO {
+		return nil, errors.New("context and integrations must be JSON objects")
 	}
 	for k, bv := range b {
 		ov, ok := o[k]
 		switch {
 		case !ok:
 			o[k] = bv
-		case isObject(bv) && isObject(ov):
-			m, err := mergeObjects(bv, ov)
+		case depth < maxMergeDepth && isObject(bv) && isObject(ov):
+			m, err := mergeAt(bv, ov, depth+1)
 			if err != nil {
 				return nil, err
 			}
 			o[k] = m
 		}
 	}
-	return encodeObject(o)
+	return encodeObject(o), nil
 }
 
 // encodeObject writes a JSON object with sorted keys and compact values.
-func encodeObject(f map[string]json.RawMessage) ([]byte, error) {
+// The values must be valid JSON, as json.Unmarshal leaves json.RawMessage.
+func encodeObject(f map[string]json.RawMessage) []byte {
 	keys := make([]string, 0, len(f))
 	size := 2
 	for k, v := range f {
@@ -113,35 +131,63 @@ func encodeObject(f map[string]json.RawMessage) ([]byte, error) {
 		size += len(k) + len(v) + 4
 	}
 	slices.Sort(keys)
-	var buf bytes.Buffer
-	buf.Grow(size)
-	buf.WriteByte('{')
+	buf := make([]byte, 0, size)
+	buf = append(buf, '{')
 	for i, k := range keys {
 		if i > 0 {
-			buf.WriteByte(',')
+			buf = append(buf, ',')
 		}
-		buf.Write(quote(k))
-		buf.WriteByte(':')
-		if err := json.Compact(&buf, f[k]); err != nil {
-			return nil, err
+		buf = appendQuoted(buf, k)
+		buf = append(buf, ':')
+		buf = appendCompact(buf, f[k])
+	}
+	return append(buf, '}')
+}
+
+// appendCompact appends the valid JSON value src without the whitespace
+// between its tokens. It is json.Compact for input already validated, in one
+// cheap pass.
+func appendCompact(dst, src []byte) []byte {
+	inString, escaped := false, false
+	start := 0
+	for i, c := range src {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case ' ', '\t', '\n', '\r':
+			dst = append(dst, src[start:i]...)
+			start = i + 1
 		}
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return append(dst, src[start:]...)
 }
 
 // quote returns s as a JSON string.
-func quote(s string) json.RawMessage {
+func quote(s string) json.RawMessage { return appendQuoted(nil, s) }
+
+// appendQuoted appends s as a JSON string. s must be valid UTF-8, as the
+// strings json.Unmarshal returns are.
+func appendQuoted(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
 			b, _ := json.Marshal(s) // cannot fail for a string
-			return b
+			return append(dst, b...)
 		}
 	}
-	b := make([]byte, 0, len(s)+2)
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // quoteTime returns t as a JSON string in RFC 3339 UTC.

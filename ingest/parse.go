@@ -1,9 +1,11 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The call types of the Segment spec.
@@ -61,38 +63,56 @@ type request struct {
 // decodeRequest decodes a body posted to rt. It checks only the shape of the
 // request as a whole; the events are checked by parse.
 func decodeRequest(body []byte, rt route, lim limits) (*request, *requestError) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
-		if _, ok := errors.AsType[*json.SyntaxError](err); ok || len(body) == 0 {
-			return nil, badRequest("invalid JSON: %v", err)
-		}
-		return nil, badRequest("the body must be a JSON object")
+	top, rerr := decodeObject(body)
+	if rerr != nil {
+		return nil, rerr
 	}
-	if top == nil {
-		return nil, badRequest("the body must be a JSON object")
+	key, rerr := writeKey(top["writeKey"])
+	if rerr != nil {
+		return nil, rerr
 	}
-	key, _, err := stringValue(top["writeKey"])
-	if err != nil {
-		return nil, badRequest("writeKey must be a string")
-	}
-	req := &request{route: rt, writeKey: key}
 	if rt != routeBatch {
-		req.single, req.size = top, len(body)
-		return req, nil
+		return &request{route: rt, writeKey: key, single: top, size: len(body)}, nil
 	}
 
-	items := top["batch"]
-	if isNull(items) {
+	batch := top["batch"]
+	if isNull(batch) {
 		return nil, badRequest("batch is required: a JSON array of events")
 	}
-	if err := json.Unmarshal(items, &req.items); err != nil {
+	items, ok := splitArray(batch)
+	if !ok {
 		return nil, badRequest("batch must be a JSON array of events")
 	}
-	if len(req.items) > lim.maxBatchEvents {
-		return nil, badRequest("batch has %d events; the limit is %d", len(req.items), lim.maxBatchEvents)
+	if len(items) > lim.maxBatchEvents {
+		return nil, badRequest("batch has %d events; the limit is %d", len(items), lim.maxBatchEvents)
 	}
-	req.sentAt, req.context, req.integrations = top["sentAt"], top["context"], top["integrations"]
-	return req, nil
+	return &request{
+		route: rt, writeKey: key, items: items,
+		sentAt: top["sentAt"], context: top["context"], integrations: top["integrations"],
+	}, nil
+}
+
+// decodeObject validates a body and splits the JSON object it must hold.
+func decodeObject(body []byte) (map[string]json.RawMessage, *requestError) {
+	if !json.Valid(body) {
+		var v any
+		err := json.Unmarshal(body, &v) // for the message
+		return nil, badRequest("invalid JSON: %v", err)
+	}
+	top, ok := splitObject(body)
+	if !ok {
+		return nil, badRequest("the body must be a JSON object")
+	}
+	return top, nil
+}
+
+// writeKey reads the writeKey field of a body.
+func writeKey(v json.RawMessage) (string, *requestError) {
+	key, _, err := stringValue(v)
+	if err != nil {
+		return "", badRequest("writeKey must be a string")
+	}
+	return key, nil
 }
 
 // parsed is the outcome of parsing a request: the events to store and the
@@ -159,4 +179,158 @@ func parseRequest(body []byte, rt route, receivedAt time.Time, lim limits) (*req
 		return nil, parsed{err: err}
 	}
 	return req, req.parse(receivedAt, lim)
+}
+
+// splitObject splits a JSON object, which must be valid JSON, into its
+// members without decoding their values, in one cheap pass: a body is
+// validated once (json.Valid) and then split, level by level, only as deep
+// as needed. ok is false when raw is not an object (or, defensively, not
+// valid JSON). A repeated key keeps its last value, as with json.Unmarshal.
+func splitObject(raw []byte) (fields map[string]json.RawMessage, ok bool) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return nil, false
+	}
+	fields = make(map[string]json.RawMessage, 16)
+	if i = skipSpace(raw, i+1); i < len(raw) && raw[i] == '}' {
+		return fields, true
+	}
+	for i < len(raw) {
+		if raw[i] != '"' {
+			return nil, false
+		}
+		end := stringEnd(raw, i)
+		if end < 0 {
+			return nil, false
+		}
+		key, ok := objectKey(raw[i:end])
+		if !ok {
+			return nil, false
+		}
+		if i = skipSpace(raw, end); i >= len(raw) || raw[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(raw, i+1)
+		vend := valueEnd(raw, i)
+		if vend < 0 {
+			return nil, false
+		}
+		fields[key] = raw[i:vend:vend]
+		if i = skipSpace(raw, vend); i >= len(raw) {
+			return nil, false
+		}
+		switch raw[i] {
+		case ',':
+			i = skipSpace(raw, i+1)
+		case '}':
+			return fields, true
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// splitArray splits a JSON array, which must be valid JSON, into its
+// elements without decoding them. ok is false when raw is not an array.
+func splitArray(raw []byte) (elems []json.RawMessage, ok bool) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '[' {
+		return nil, false
+	}
+	elems = []json.RawMessage{}
+	if i = skipSpace(raw, i+1); i < len(raw) && raw[i] == ']' {
+		return elems, true
+	}
+	for i < len(raw) {
+		end := valueEnd(raw, i)
+		if end < 0 {
+			return nil, false
+		}
+		elems = append(elems, raw[i:end:end])
+		if i = skipSpace(raw, end); i >= len(raw) {
+			return nil, false
+		}
+		switch raw[i] {
+		case ',':
+			i = skipSpace(raw, i+1)
+		case ']':
+			return elems, true
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// objectKey decodes a quoted key; keys without escapes, the usual ones,
+// are taken as they are.
+func objectKey(quoted []byte) (string, bool) {
+	inner := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner), true
+	}
+	var s string
+	if err := json.Unmarshal(quoted, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string starting at b[i], or -1.
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// valueEnd returns the index just past the value starting at b[i], or -1.
+func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				if j = stringEnd(b, j); j < 0 {
+					return -1
+				}
+				j-- // the loop steps past the closing quote
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	default: // a number, true, false or null
+		j := i
+		for j < len(b) && !strings.ContainsRune(",}] \t\n\r", rune(b[j])) {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
 }

@@ -572,7 +572,7 @@ func TestAnalyticsJSRequests(t *testing.T) {
 	for path, fields := range calls {
 		ev := obj{"anonymousId": "anon-1", "messageId": "ajs-next-" + path[4:], "writeKey": testKey,
 			"sentAt": "2024-06-01T11:59:59.900Z", "timestamp": "2024-06-01T11:59:59.800Z",
-			"context": obj{"library": obj{"name": "analytics.js", "version": "next-1.70.0"}},
+			"context":   obj{"library": obj{"name": "analytics.js", "version": "next-1.70.0"}},
 			"_metadata": obj{"bundled": []string{"Segment.io"}, "unbundled": []string{}}}
 		for k, v := range fields {
 			ev[k] = v
@@ -671,5 +671,33 @@ func TestSourceCache(t *testing.T) {
 	}
 	if lookups != 2 {
 		t.Errorf("%d lookups, want 2", lookups)
+	}
+}
+
+// TestDeepMerge checks that deeply nested contexts merge in bounded time.
+func TestDeepMerge(t *testing.T) {
+	nest := func(depth int, leaf string) string {
+		return strings.Repeat(`{"a":`, depth) + leaf + strings.Repeat(`}`, depth)
+	}
+	items := make([]string, 15)
+	for i := range items {
+		items[i] = fmt.Sprintf(`{"type":"track","messageId":"m%d","userId":"u","event":"E","context":%s}`, i, nest(5000, `{"x":1}`))
+	}
+	body := `{"context":` + nest(6000, `{"y":2}`) + `,"batch":[` + strings.Join(items, ",") + `]}`
+	start := time.Now()
+	_, p := parseRequest([]byte(body), routeBatch, receivedAt, limits{DefaultMaxEventBytes, DefaultMaxBatchBytes, DefaultMaxBatchEvents})
+	if p.err != nil || len(p.events) != 15 {
+		t.Fatalf("err %v, %d events, rejected %v", p.err, len(p.events), p.rejected)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("parsing took %v", d)
+	}
+	// Near the top the two are merged.
+	var c struct{ Context json.RawMessage }
+	if err := json.Unmarshal(p.events[0].Payload, &c); err != nil {
+		t.Fatal(err)
+	}
+	if want := nest(3, `{"x":1}`); !strings.Contains(string(c.Context), want[:20]) {
+		t.Errorf("context %.60s…", c.Context)
 	}
 }

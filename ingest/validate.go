@@ -1,11 +1,13 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -30,8 +32,8 @@ func (p *itemParser) item(index int, raw json.RawMessage, fields map[string]json
 		return event{}, &Rejection{Index: index, MessageID: sentMessageID(fields), Error: fmt.Sprintf(format, args...)}
 	}
 	if fields == nil {
-		if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
-			fields = nil
+		var ok bool
+		if fields, ok = splitObject(raw); !ok {
 			return reject("the event must be a JSON object")
 		}
 	}
@@ -99,6 +101,16 @@ func (p *itemParser) item(index int, raw json.RawMessage, fields map[string]json
 		}
 		if userID == "" {
 			return reject("alias requires userId")
+		}
+	}
+
+	// Identifiers end up in text columns, which cannot hold a NUL.
+	for _, id := range [...]struct{ name, value string }{
+		{"messageId", messageID}, {"userId", userID}, {"anonymousId", anonymousID},
+		{"groupId", groupID}, {"previousId", previousID},
+	} {
+		if strings.IndexByte(id.value, 0) >= 0 {
+			return reject("%s must not contain NUL characters", id.name)
 		}
 	}
 
@@ -203,8 +215,11 @@ func stringValue(v json.RawMessage) (string, bool, error) {
 	if isNull(v) {
 		return "", false, nil
 	}
-	if v[0] != '"' {
+	if v[0] != '"' || len(v) < 2 {
 		return "", false, errors.New("not a string")
+	}
+	if inner := v[1 : len(v)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner), true, nil
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
