@@ -21,7 +21,7 @@ type traffic struct {
 }
 
 func newTraffic(seed uint64) *traffic {
-	return &traffic{rng: rand.New(rand.NewPCG(seed, seed)), at: t0}
+	return &traffic{rng: rand.New(rand.NewPCG(seed, seed)), at: t0()}
 }
 
 // visitor returns a recent visitor most of the time, else a new one.

@@ -9,7 +9,7 @@ import (
 )
 
 // t0 is the received-at time of the first event of the scenario tests.
-var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+func t0() time.Time { return time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC) }
 
 // stream builds events with increasing positions and message ids.
 type stream struct {
@@ -17,7 +17,7 @@ type stream struct {
 	at     time.Time
 }
 
-func newStream() *stream { return &stream{at: t0} }
+func newStream() *stream { return &stream{at: t0()} }
 
 // add appends ev, stamping position, message id E<n>, source and times.
 func (s *stream) add(ev Event) *Event {

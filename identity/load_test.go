@@ -60,9 +60,9 @@ func TestLoadMixed(t *testing.T) {
 func TestLoadKeepsAddedAt(t *testing.T) {
 	rules := mustCompile(t, Rules{IDTypes: []IDType{{Name: "anonymous_id", Limit: 1, Window: WindowDaily}}})
 	s := newStream()
-	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a1", ReceivedAt: t0})
-	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a2", ReceivedAt: t0.Add(time.Hour)})
-	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a3", ReceivedAt: t0.Add(25 * time.Hour)})
+	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a1", ReceivedAt: t0()})
+	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a2", ReceivedAt: t0().Add(time.Hour)})
+	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a3", ReceivedAt: t0().Add(25 * time.Hour)})
 	orig := NewEngine(rules)
 	var res []Resolution
 	for _, ev := range s.events {
@@ -90,9 +90,9 @@ func TestLoadKeepsAddedAt(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
-	ev := Event{Pos: 1, MessageID: "m1", Type: "page", AnonymousID: "a1", ReceivedAt: t0}
+	ev := Event{Pos: 1, MessageID: "m1", Type: "page", AnonymousID: "a1", ReceivedAt: t0()}
 	r1 := NewEngine(nil).Resolve(ev)
-	ev2 := Event{Pos: 2, MessageID: "m2", Type: "page", AnonymousID: "a2", ReceivedAt: t0}
+	ev2 := Event{Pos: 2, MessageID: "m2", Type: "page", AnonymousID: "a2", ReceivedAt: t0()}
 	r2 := NewEngine(nil).Resolve(ev2)
 	p1, p2 := r1.SegmentID, r2.SegmentID
 	self := r1.Graph[0]
@@ -143,7 +143,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 	// A merged-away profile cannot be merged again.
 	e := NewEngine(nil)
-	p3 := NewEngine(nil).Resolve(Event{Pos: 3, MessageID: "m3", Type: "page", AnonymousID: "a3", ReceivedAt: t0}).SegmentID
+	p3 := NewEngine(nil).Resolve(Event{Pos: 3, MessageID: "m3", Type: "page", AnonymousID: "a3", ReceivedAt: t0()}).SegmentID
 	for _, g := range []*GraphUpdate{graph(p1, p1), graph(p2, p2), graph(p3, p3), graph(p2, p1)} {
 		if err := e.Load(g, nil); err != nil {
 			t.Fatal(err)

@@ -53,7 +53,7 @@ func drawEvents(t *rapid.T) []Event {
 		pool[0] = true
 		return rapid.SampledFrom(pool).Draw(t, label)
 	}
-	at := t0
+	at := t0()
 	events := make([]Event, n)
 	for i := range events {
 		at = at.Add(step.Draw(t, "step"))

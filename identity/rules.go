@@ -13,40 +13,47 @@ import (
 // The external id types every space knows without configuration
 // (segment-semantics §4.1).
 const (
-	TypeUserID          = "user_id"
-	TypeEmail           = "email"
-	TypeAnonymousID     = "anonymous_id"
-	TypeGroupID         = "group_id"
-	TypeAndroidID       = "android.id"
-	TypeAndroidIDFA     = "android.idfa"
-	TypeAndroidPushTok  = "android.push_token"
-	TypeIOSID           = "ios.id"
-	TypeIOSIDFA         = "ios.idfa"
-	TypeIOSPushToken    = "ios.push_token"
-	TypeGAClientID      = "ga_client_id"
-	defaultLimit        = 5
-	defaultUserIDLimit  = 1
-	defaultMaxMerges    = 100
-	defaultMaxIdents    = 1000
-	defaultUserIDRank   = 1
-	defaultEmailRank    = 2
-	recommendedZeroLike = `^[0-]*$`
+	TypeUserID           = "user_id"
+	TypeEmail            = "email"
+	TypeAnonymousID      = "anonymous_id"
+	TypeGroupID          = "group_id"
+	TypeAndroidID        = "android.id"
+	TypeAndroidIDFA      = "android.idfa"
+	TypeAndroidPushToken = "android.push_token"
+	TypeIOSID            = "ios.id"
+	TypeIOSIDFA          = "ios.idfa"
+	TypeIOSPushToken     = "ios.push_token"
+	TypeGAClientID       = "ga_client_id"
 )
 
-// builtinTypes are the default external id types, in name order.
-var builtinTypes = []string{
-	TypeAndroidID, TypeAndroidIDFA, TypeAndroidPushTok, TypeAnonymousID,
-	TypeEmail, TypeGAClientID, TypeGroupID, TypeIOSID, TypeIOSIDFA,
-	TypeIOSPushToken, TypeUserID,
+// Defaults of segment-semantics §4.2.
+const (
+	defaultLimit       = 5
+	defaultUserIDLimit = 1
+	defaultMaxMerges   = 100
+	defaultMaxIdents   = 1000
+	defaultUserIDRank  = 1
+	defaultEmailRank   = 2
+)
+
+// builtinTypes returns the default external id types, in name order.
+func builtinTypes() []string {
+	return []string{
+		TypeAndroidID, TypeAndroidIDFA, TypeAndroidPushToken, TypeAnonymousID,
+		TypeEmail, TypeGAClientID, TypeGroupID, TypeIOSID, TypeIOSIDFA,
+		TypeIOSPushToken, TypeUserID,
+	}
 }
 
-// recommendedExact are the recommended blocked values, compared without
+// recommendedExact returns the recommended blocked values, compared without
 // regard to case.
-var recommendedExact = []string{"-1", "null", "anonymous", "undefined", "void", "abc123"}
+func recommendedExact() []string {
+	return []string{"-1", "null", "anonymous", "undefined", "void", "abc123"}
+}
 
 // recommendedRegex is the recommended blocked pattern for values made of
 // zeros and dashes only.
-var recommendedRegex = regexp.MustCompile(recommendedZeroLike)
+var recommendedRegex = regexp.MustCompile(`^[0-]*$`)
 
 // DefaultRules returns the rules a space starts with: the eleven default
 // external id types with their default limits (user_id 1, every other type
@@ -54,7 +61,7 @@ var recommendedRegex = regexp.MustCompile(recommendedZeroLike)
 // alphabetical) and the default caps. No values are blocked.
 func DefaultRules() Rules {
 	r := Rules{MaxMerges: defaultMaxMerges, MaxIdentifiers: defaultMaxIdents}
-	for _, name := range builtinTypes {
+	for _, name := range builtinTypes() {
 		limit := defaultLimit
 		if name == TypeUserID {
 			limit = defaultUserIDLimit
@@ -100,7 +107,7 @@ type blockRegex struct {
 // The error names the offending id type or block rule.
 func CompileRules(r Rules) (*CompiledRules, error) {
 	c := &CompiledRules{
-		types:          make(map[string]*typeRule, len(builtinTypes)+len(r.IDTypes)),
+		types:          make(map[string]*typeRule, len(builtinTypes())+len(r.IDTypes)),
 		exact:          make(map[string]struct{}),
 		exactFold:      make(map[string]struct{}),
 		maxMerges:      r.MaxMerges,
@@ -118,7 +125,7 @@ func CompileRules(r Rules) (*CompiledRules, error) {
 	if c.maxIdentifiers == 0 {
 		c.maxIdentifiers = defaultMaxIdents
 	}
-	for _, name := range builtinTypes {
+	for _, name := range builtinTypes() {
 		c.types[name] = defaultTypeRule(name, true)
 	}
 	configured := make(map[string]bool, len(r.IDTypes))
@@ -171,7 +178,7 @@ func CompileRules(r Rules) (*CompiledRules, error) {
 
 	blocked := r.Blocked
 	if r.RecommendedBlocked {
-		for _, v := range recommendedExact {
+		for _, v := range recommendedExact() {
 			c.exactFold[v] = struct{}{}
 		}
 		c.regexes = append(c.regexes, blockRegex{re: recommendedRegex})

@@ -260,12 +260,12 @@ func TestWindows(t *testing.T) {
 	rules := mustCompile(t, Rules{IDTypes: []IDType{{Name: "anonymous_id", Limit: 1, Window: WindowWeekly}}})
 	week := 7 * 24 * time.Hour
 	s := newStream()
-	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a1", ReceivedAt: t0})
-	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a2", ReceivedAt: t0.Add(week)})               // a1 is a week old: allowed
-	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a3", ReceivedAt: t0.Add(week + time.Hour)})   // a2 is an hour old: demoted
-	s.add(Event{Type: "page", AnonymousID: "a4", ReceivedAt: t0.Add(week + 2*time.Hour)})                   // P2{a4}
-	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a4", ReceivedAt: t0.Add(week + 3*time.Hour)}) // merge would hold a2 and a4: demoted
-	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a4", ReceivedAt: t0.Add(2*week + time.Hour)}) // a2 has left the window: merge
+	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a1", ReceivedAt: t0()})
+	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a2", ReceivedAt: t0().Add(week)})               // a1 is a week old: allowed
+	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a3", ReceivedAt: t0().Add(week + time.Hour)})   // a2 is an hour old: demoted
+	s.add(Event{Type: "page", AnonymousID: "a4", ReceivedAt: t0().Add(week + 2*time.Hour)})                   // P2{a4}
+	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a4", ReceivedAt: t0().Add(week + 3*time.Hour)}) // merge would hold a2 and a4: demoted
+	s.add(Event{Type: "identify", UserID: "u1", AnonymousID: "a4", ReceivedAt: t0().Add(2*week + time.Hour)}) // a2 has left the window: merge
 
 	e := NewEngine(rules)
 	n := newNames()
@@ -291,13 +291,13 @@ func TestWindows(t *testing.T) {
 	// its window: P1 is over the limit only because of the clock, so an
 	// event that adds no anonymous id is not demoted.
 	r := n.resolve(e, Event{Pos: 7, MessageID: "E7", Type: "identify", AnonymousID: "a2",
-		Traits: map[string]any{"email": "j@x"}, ReceivedAt: t0.Add(week + time.Hour)})
+		Traits: map[string]any{"email": "j@x"}, ReceivedAt: t0().Add(week + time.Hour)})
 	if n.of(r.SegmentID) != "P1" || len(r.Mappings) != 1 {
 		t.Errorf("E7 with an earlier clock: %v on %s; want the email attached to P1", n.mappingRows(r.Mappings), n.of(r.SegmentID))
 	}
 	// But one that adds an anonymous id within the window is.
 	r = n.resolve(e, Event{Pos: 8, MessageID: "E8", Type: "identify", AnonymousID: "a9",
-		Traits: map[string]any{"email": "j@x"}, ReceivedAt: t0.Add(week + time.Hour)})
+		Traits: map[string]any{"email": "j@x"}, ReceivedAt: t0().Add(week + time.Hour)})
 	if n.of(r.SegmentID) != "P1" || len(r.Mappings) != 0 {
 		t.Errorf("E8: %v on %s; want a9 demoted", n.mappingRows(r.Mappings), n.of(r.SegmentID))
 	}
@@ -435,14 +435,14 @@ func TestNoIdentifiers(t *testing.T) {
 // TestRowIdentity checks the stable row ids, triggers and minted ids.
 func TestRowIdentity(t *testing.T) {
 	ev := Event{Pos: 7, MessageID: "m7", SourceID: "src", Type: "track", Event: "Signed Up",
-		UserID: "u1", AnonymousID: "a1", ReceivedAt: t0, Timestamp: t0.Add(-time.Second)}
+		UserID: "u1", AnonymousID: "a1", ReceivedAt: t0(), Timestamp: t0().Add(-time.Second)}
 	r1 := NewEngine(nil).Resolve(ev)
 	r2 := NewEngine(nil).Resolve(ev)
 	if !reflect.DeepEqual(r1, r2) {
 		t.Fatalf("same event, different rows:\n%+v\n%+v", r1, r2)
 	}
 	want := Trigger{EventPos: 7, EventID: "m7", EventType: "track", EventName: "Signed Up", SourceID: "src",
-		Timestamp: t0.Add(-time.Second), ReceivedAt: t0}
+		Timestamp: t0().Add(-time.Second), ReceivedAt: t0()}
 	ids := map[string]bool{}
 	for _, g := range r1.Graph {
 		if g.Trigger != want || g.Seq != 0 {
@@ -465,7 +465,7 @@ func TestRowIdentity(t *testing.T) {
 		}
 	}
 	sid, err := parseSegmentID(r1.SegmentID)
-	if err != nil || !sid.Time().Equal(t0) {
+	if err != nil || !sid.Time().Equal(t0()) {
 		t.Errorf("segment id %q: time %v, err %v", r1.SegmentID, sid.Time(), err)
 	}
 	ev.Pos = 8
@@ -475,4 +475,27 @@ func TestRowIdentity(t *testing.T) {
 	if got, want := ExternalIDHash("email", "jane@example.com"), "4e0dd44dae25208f5dddcae60c7e0cddb3fd1e0d"; got != want {
 		t.Errorf("hash %q, want %q", got, want)
 	}
+}
+
+// TestNewProfileRespectsLimits checks that an event whose own ids break a
+// limit creates a profile within it, demoting from the lowest priority.
+func TestNewProfileRespectsLimits(t *testing.T) {
+	e := NewEngine(mustCompile(t, Rules{IDTypes: []IDType{{Name: "phone", Limit: 2}}}))
+	phones := func(vs ...string) map[string]any {
+		var list []any
+		for _, v := range vs {
+			list = append(list, map[string]any{"id": v, "type": "phone", "collection": "users", "encoding": "none"})
+		}
+		return map[string]any{"externalIds": list}
+	}
+	n := newNames()
+	r := n.resolve(e, Event{Pos: 1, MessageID: "E1", Type: "identify", AnonymousID: "b1", Context: phones("p3", "p1", "p2"), ReceivedAt: t0()})
+	equalStrings(t, "three phones, limit 2", n.mappingRows(r.Mappings), []string{
+		"anonymous_id:b1->P1 E1", "phone:p1->P1 E1", "phone:p2->P1 E1",
+	})
+	// Two user ids with limit 1: the rule drops the lowest-priority id
+	// first, so the anonymous id goes before the second user id does.
+	ctx := map[string]any{"externalIds": []any{map[string]any{"id": "u2", "type": "user_id", "collection": "users"}}}
+	r = n.resolve(e, Event{Pos: 2, MessageID: "E2", Type: "identify", UserID: "u1", AnonymousID: "a1", Context: ctx, ReceivedAt: t0()})
+	equalStrings(t, "two user ids", n.mappingRows(r.Mappings), []string{"user_id:u1->P2 E2"})
 }
