@@ -5,12 +5,15 @@
 //
 // DuckDB lets one process at a time open a database file for writing. So
 // that users can open the file with the DuckDB CLI, a notebook or a BI tool
-// between syncs, a Warehouse keeps it open only while one of its methods
-// runs: Open checks the settings and nothing else, and every method opens
-// the file, does its work and closes it again. Opening a DuckDB file takes
-// milliseconds; closing it checkpoints the write-ahead log into the file.
-// While another process holds the file, methods fail with an error that
-// says so, and the sync's retries try again later.
+// between syncs, a Warehouse holds it only while its methods run: Open
+// checks the settings and nothing else; the first method opens the file,
+// methods running at the same time share that handle, and it is closed
+// when the last of them has been done for IdleClose, or at once by Close.
+// Opening a DuckDB file takes 10-50 ms and closing it, which checkpoints
+// the write-ahead log into the file, as long again; IdleClose spares that
+// cost to the back-to-back methods of a sync. While another process holds
+// the file, methods fail with an error that says so, and the sync's
+// retries try again later.
 //
 // Inside one process the driver shares one database instance among all
 // connections to the same file, so methods of one or several Warehouses may
@@ -41,7 +44,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"sync"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -70,11 +74,19 @@ const MaterializeStream = "materialize"
 const errPrefix = "duckdb"
 
 // Warehouse is a DuckDB database file and a schema in it. It is safe for
-// concurrent use.
+// concurrent use: methods that run at the same time share one handle on the
+// file, which the last of them closes.
 type Warehouse struct {
 	path   string
 	schema string
-	closed atomic.Bool
+
+	mu     sync.Mutex
+	db     *sql.DB // open while users > 0 and for idleClose after
+	users  int
+	idle   *time.Timer // closes db when it fires while users == 0
+	closed bool
+
+	idleClose time.Duration
 
 	// beforeCommit, when set by a test, runs just before a Load or
 	// Materialize commits; an error makes the operation fail and roll back.
@@ -106,7 +118,7 @@ func Open(_ context.Context, cfg adapters.Config) (adapters.Warehouse, error) {
 	if schema == "" {
 		schema = DefaultSchema
 	}
-	return &Warehouse{path: abs, schema: schema}, nil
+	return &Warehouse{path: abs, schema: schema, idleClose: IdleClose}, nil
 }
 
 // Path is the database file.
@@ -115,39 +127,129 @@ func (w *Warehouse) Path() string { return w.path }
 // Schema is the schema the tables live in.
 func (w *Warehouse) Schema() string { return w.schema }
 
-// Close marks the warehouse closed. The file is held only while a method
-// runs, so there is nothing else to release.
+// IdleClose is how long a Warehouse keeps the file open after its last
+// running method returns.
+const IdleClose = time.Second
+
+// Close closes the file now if no method is running, or else as soon as
+// the running ones return; later methods fail.
 func (w *Warehouse) Close() error {
-	w.closed.Store(true)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	if w.users == 0 {
+		w.closeDB()
+	}
 	return nil
 }
 
-// conn opens the database file and returns a connection to it and a
-// function that closes both. The file's folder is created if missing.
+// conn returns a connection to the database file, opening the file if no
+// other method holds it, and a function that closes the connection and,
+// for the last user, the file. The file's folder is created if missing.
 func (w *Warehouse) conn(ctx context.Context) (*sql.Conn, func(), error) {
-	if w.closed.Load() {
-		return nil, nil, errors.New("warehouse is closed")
-	}
-	if fi, err := os.Stat(w.path); err == nil && fi.IsDir() {
-		return nil, nil, fmt.Errorf("path %s is a directory, not a database file", w.path)
-	}
-	if err := os.MkdirAll(filepath.Dir(w.path), 0o755); err != nil {
-		return nil, nil, fmt.Errorf("create folder of %s: %w", w.path, err)
-	}
-	connector, err := duckdb.NewConnector(w.path, initConn)
+	db, err := w.acquire(ctx)
 	if err != nil {
-		return nil, nil, openError(w.path, err)
+		return nil, nil, err
 	}
-	db := sql.OpenDB(connector)
 	c, err := db.Conn(ctx)
 	if err != nil {
-		_ = db.Close()
+		w.release()
 		return nil, nil, openError(w.path, err)
 	}
 	return c, func() {
 		_ = c.Close()
-		_ = db.Close()
+		w.release()
 	}, nil
+}
+
+// acquire returns the open database, opening it if needed.
+func (w *Warehouse) acquire(ctx context.Context) (*sql.DB, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, errors.New("warehouse is closed")
+	}
+	if w.idle != nil {
+		w.idle.Stop()
+		w.idle = nil
+	}
+	if w.db == nil {
+		db, err := openFile(ctx, w.path)
+		if err != nil {
+			return nil, err
+		}
+		w.db = db
+	}
+	w.users++
+	return w.db, nil
+}
+
+// release ends a use of the database; after the last one it closes the
+// database once it has been idle for idleClose.
+func (w *Warehouse) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.users--; w.users > 0 {
+		return
+	}
+	if w.closed || w.idleClose <= 0 {
+		w.closeDB()
+		return
+	}
+	w.idle = time.AfterFunc(w.idleClose, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.users == 0 {
+			w.closeDB()
+		}
+	})
+}
+
+// closeDB closes the database if it is open. The caller holds w.mu.
+func (w *Warehouse) closeDB() {
+	if w.idle != nil {
+		w.idle.Stop()
+		w.idle = nil
+	}
+	if w.db != nil {
+		_ = w.db.Close()
+		w.db = nil
+	}
+}
+
+// Opening a file that another handle of the same process is closing fails
+// for a moment with DuckDB's "Unique file handle conflict"; openFile retries
+// for up to openRetryFor.
+const (
+	openRetryFor      = 5 * time.Second
+	openRetryMaxSleep = 100 * time.Millisecond
+)
+
+// openFile opens the database file.
+func openFile(ctx context.Context, path string) (*sql.DB, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("path %s is a directory, not a database file", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create folder of %s: %w", path, err)
+	}
+	deadline := time.Now().Add(openRetryFor)
+	sleep := time.Millisecond
+	for {
+		connector, err := duckdb.NewConnector(path, initConn)
+		if err == nil {
+			return sql.OpenDB(connector), nil
+		}
+		if !strings.Contains(err.Error(), "Unique file handle conflict") || time.Now().After(deadline) {
+			return nil, openError(path, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, openError(path, errors.Join(ctx.Err(), err))
+		case <-time.After(sleep):
+		}
+		sleep = min(2*sleep, openRetryMaxSleep)
+	}
 }
 
 // initConn prepares each new connection: timestamps are read and rendered in
