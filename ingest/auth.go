@@ -27,7 +27,8 @@ func basicWriteKey(header string) (string, *requestError) {
 		raw, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(cred), "="))
 	}
 	if err != nil {
-		return "", &requestError{http.StatusUnauthorized, "malformed Basic Authorization header: the credentials are not base64"}
+		return "", &requestError{http.StatusUnauthorized, "malformed_authorization",
+			"malformed Basic Authorization header: the credentials are not base64"}
 	}
 	user, _, _ := strings.Cut(string(raw), ":")
 	return user, nil

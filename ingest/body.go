@@ -14,13 +14,14 @@ import (
 // requestError refuses a whole request: nothing of it is stored.
 type requestError struct {
 	status int
-	msg    string
+	reason string // a fixed code for logs, never derived from the request
+	msg    string // the message for the client
 }
 
 func (e *requestError) Error() string { return e.msg }
 
 func badRequest(format string, args ...any) *requestError {
-	return &requestError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+	return &requestError{http.StatusBadRequest, "invalid_request", fmt.Sprintf(format, args...)}
 }
 
 // checkContentType accepts JSON, and text/plain, which analytics.js sends
@@ -30,7 +31,8 @@ func checkContentType(ct string) *requestError {
 	if err == nil && (mt == "application/json" || mt == "text/plain") {
 		return nil
 	}
-	return &requestError{http.StatusUnsupportedMediaType, "Content-Type must be application/json (or text/plain)"}
+	return &requestError{http.StatusUnsupportedMediaType, "unsupported_content_type",
+		"Content-Type must be application/json (or text/plain)"}
 }
 
 // readBody reads a request body of at most limit bytes, decompressing it if
@@ -38,7 +40,7 @@ func checkContentType(ct string) *requestError {
 // stops one byte past it, so a gzip bomb costs no more memory than a body at
 // the limit.
 func readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, *requestError) {
-	tooLarge := &requestError{http.StatusRequestEntityTooLarge,
+	tooLarge := &requestError{http.StatusRequestEntityTooLarge, "body_too_large",
 		fmt.Sprintf("request body is larger than %d bytes", limit)}
 
 	var gzipped bool
@@ -47,7 +49,8 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, *reque
 	case "gzip", "x-gzip":
 		gzipped = true
 	default:
-		return nil, &requestError{http.StatusUnsupportedMediaType, "Content-Encoding must be gzip or absent"}
+		return nil, &requestError{http.StatusUnsupportedMediaType, "unsupported_content_encoding",
+			"Content-Encoding must be gzip or absent"}
 	}
 
 	// The compressed body may be a little larger than its content when the

@@ -6,7 +6,8 @@
 //
 // # Routes
 //
-// Every route takes POST, and OPTIONS for CORS preflights (any origin).
+// Every route takes POST, and OPTIONS for CORS preflights. Browsers on any
+// origin may post (the Origin is echoed back, with credentials allowed).
 //
 //	POST /v1/identify   /v1/i      one identify call
 //	POST /v1/track      /v1/t      one track call
@@ -18,8 +19,9 @@
 //	POST /v1/import                the same as /v1/batch
 //
 // The short paths are the ones analytics.js (analytics-next) posts to. The
-// type of a single call is its route's; each batch item names its own type:
-// identify, track, page, screen, group or alias.
+// type of a single call is its route's (a type field in the body is
+// ignored); each batch item names its own type: identify, track, page,
+// screen, group or alias.
 //
 // # Authentication
 //
@@ -46,7 +48,7 @@
 //     timestamps are added).
 //   - Every event needs userId or anonymousId (a string, or a number, which
 //     is stored as a string). track needs event; group needs groupId; alias
-//     needs userId and previousId.
+//     needs userId and previousId. Identifiers may not contain NUL.
 //   - messageId: at most 100 characters. An event without one is given
 //     "api-" and a random UUID.
 //   - context, integrations, properties and traits, when present, are JSON
@@ -83,16 +85,18 @@
 //	    down. Nothing of the request is acknowledged; retrying is safe.
 //
 // A request is checked in this order: Content-Type (415), a write key in the
-// Authorization header (401), body size and encoding (413, 415, 400), JSON
-// and the request's shape (400), a write key in the body (401), the events
-// (400 with the rejected list, after the valid ones were stored).
+// Authorization header (401), body encoding and size (415, 413, 400 for
+// broken gzip), JSON and the body's shape and item count (400), a write key
+// in the body (401), the batch's sentAt, context and integrations (400), and
+// last the events (400 with the rejected list, after the valid ones were
+// stored).
 //
 // # Deduplication
 //
 // Events are deduplicated by messageId per source (not globally, as Segment
 // does) over a window, 24 hours by default (Config.DedupeWindow). A
 // duplicate is not an error: it answers 200 and is not stored again. The
-// count of dropped duplicates is logged and kept in Stats.
+// count of dropped duplicates is logged and kept in Server.Stats.
 //
 // # Timestamps
 //
@@ -117,16 +121,20 @@
 // messageId, the type, receivedAt, the corrected timestamp, and the payload:
 // the Segment message as sent (properties, traits, context, integrations and
 // any other field untouched, with the batch's context and integrations
-// merged in recursively, the event's own keys winning), its type, messageId,
-// userId, anonymousId, groupId and previousId as strings, the four
-// timestamps, and no writeKey.
+// merged in recursively, the event's own keys winning, down to 16 levels),
+// its type, messageId, userId, anonymousId, groupId and previousId as
+// strings, the four timestamps, and no writeKey. The JSON is compact, with
+// sorted keys; bytes that are not UTF-8 are replaced by U+FFFD.
 //
-// # Group commit
+// # Group commit and lifecycle
 //
-// Concurrent requests share Inbox.Append calls: a committer gathers their
+// A 200 is durable: it is sent only after Inbox.Append committed the
+// request's events. Concurrent requests share Inbox.Append calls: a committer gathers their
 // events until Config.FlushEvents (2,000) are waiting or Config.FlushLinger
 // (2 ms) has passed, appends them in one transaction, and answers each
 // request with its own events' results. A failed append answers 503 to the
-// requests of that append only. Call Server.Start before serving and
-// Server.Close (after http.Server.Shutdown) to append what is queued.
+// requests of that append only. Call Server.Start before serving, and on
+// shutdown http.Server.Shutdown first and then Server.Close, which appends
+// what is queued. Logs (log/slog) carry counts, ids of sources and spaces,
+// and fixed reason codes: never event bodies, trait values or write keys.
 package ingest

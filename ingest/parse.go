@@ -3,6 +3,8 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -84,7 +86,8 @@ func decodeRequest(body []byte, rt route, lim limits) (*request, *requestError) 
 		return nil, badRequest("batch must be a JSON array of events")
 	}
 	if len(items) > lim.maxBatchEvents {
-		return nil, badRequest("batch has %d events; the limit is %d", len(items), lim.maxBatchEvents)
+		return nil, &requestError{http.StatusBadRequest, "too_many_events",
+			fmt.Sprintf("batch has %d events; the limit is %d", len(items), lim.maxBatchEvents)}
 	}
 	return &request{
 		route: rt, writeKey: key, items: items,

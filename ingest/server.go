@@ -209,6 +209,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out := s.handle(w, r, rt)
 	writeJSON(w, out.status, out.resp)
 
+	// Counts and fixed codes only: never bodies, values or write keys.
 	attrs := []any{
 		"route", string(rt), "status", out.status, "events", out.events,
 		"rejected", out.rejected, "duplicates", out.duplicates,
@@ -217,9 +218,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case out.err != nil:
-		s.logger.Error("ingest request failed", append(attrs, "error", out.err)...)
+		s.logger.Error("ingest request failed", append(attrs, "reason", out.reason, "error", out.err)...)
 	case out.status >= 400:
-		s.logger.Info("ingest request refused", append(attrs, "reason", out.resp.Error)...)
+		s.logger.Info("ingest request refused", append(attrs, "reason", out.reason)...)
 	default:
 		s.logger.Debug("ingest request", attrs...)
 	}
@@ -228,15 +229,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // outcome is what handle decided, with the counts that are logged.
 type outcome struct {
 	status                       int
+	reason                       string // a fixed code for logs
 	resp                         Response
 	source                       store.Source
 	events, rejected, duplicates int
 	err                          error // an internal failure, logged (never sent)
 }
 
-func refuse(status int, format string, args ...any) outcome {
-	return outcome{status: status, resp: Response{Error: fmt.Sprintf(format, args...)}}
+// refuse answers a request with an error and stores nothing.
+func refuse(status int, reason, msg string) outcome {
+	return outcome{status: status, reason: reason, resp: Response{Error: msg}}
 }
+
+// refuseWith answers with a requestError.
+func refuseWith(e *requestError) outcome { return refuse(e.status, e.reason, e.msg) }
 
 // handle runs one call: content type, authentication, body, parsing and
 // validation, then the append, and decides the answer.
@@ -245,19 +251,20 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route) outcom
 	receivedAt := s.cfg.Now().UTC().Truncate(time.Millisecond)
 
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
-		return refuse(err.status, "%s", err.msg)
+		return refuseWith(err)
 	}
 
 	// A write key in the Authorization header is checked before the body is
 	// read; one in the body only after it is parsed.
 	headerKey, err := basicWriteKey(r.Header.Get("Authorization"))
 	if err != nil {
-		return s.unauthorized(w, err.msg)
+		w.Header().Set("WWW-Authenticate", `Basic realm="write key"`)
+		return refuseWith(err)
 	}
 	var src store.Source
 	if headerKey != "" {
 		var out *outcome
-		if src, out = s.authenticate(w, ctx, headerKey); out != nil {
+		if src, out = s.authenticate(ctx, w, headerKey); out != nil {
 			return *out
 		}
 	}
@@ -268,25 +275,28 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route) outcom
 	}
 	body, rerr := readBody(w, r, limit)
 	if rerr != nil {
-		return refuse(rerr.status, "%s", rerr.msg)
+		return refuseWith(rerr)
 	}
 	req, rerr := decodeRequest(body, rt, s.lim)
 	if rerr != nil {
-		return refuse(rerr.status, "%s", rerr.msg)
+		return refuseWith(rerr)
 	}
 	if headerKey == "" {
 		if req.writeKey == "" {
-			return s.unauthorized(w, "missing write key: send it as the HTTP Basic user name (empty password) or as writeKey in the JSON body")
+			return unauthorized(w, "missing_write_key",
+				"missing write key: send it as the HTTP Basic user name (empty password) or as writeKey in the JSON body")
 		}
 		var out *outcome
-		if src, out = s.authenticate(w, ctx, req.writeKey); out != nil {
+		if src, out = s.authenticate(ctx, w, req.writeKey); out != nil {
 			return *out
 		}
 	}
 
 	p := req.parse(receivedAt, s.lim)
 	if p.err != nil {
-		return refuse(p.err.status, "%s", p.err.msg)
+		out := refuseWith(p.err)
+		out.source = src
+		return out
 	}
 	s.stats.rejected.Add(int64(len(p.rejected)))
 	out := outcome{source: src, events: len(p.events), rejected: len(p.rejected)}
@@ -309,11 +319,11 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route) outcom
 			out.status = http.StatusServiceUnavailable
 			switch {
 			case errors.Is(err, errNotRunning):
-				out.resp.Error = "the server is shutting down; retry"
+				out.reason, out.resp.Error = "shutting_down", "the server is shutting down; retry"
 			case ctx.Err() != nil:
-				out.resp.Error = "request cancelled"
+				out.reason, out.resp.Error = "cancelled", "request cancelled"
 			default:
-				out.resp.Error = "the inbox is unavailable; nothing was stored, retry"
+				out.reason, out.resp.Error = "inbox_failed", "the inbox is unavailable; nothing was stored, retry"
 				out.err = err
 			}
 			return out
@@ -327,7 +337,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route) outcom
 
 	if len(p.rejected) > 0 {
 		accepted := len(p.events)
-		out.status = http.StatusBadRequest
+		out.status, out.reason = http.StatusBadRequest, "rejected_events"
 		out.resp.Accepted = &accepted
 		out.resp.Rejected = p.rejected
 		if rt == routeBatch {
@@ -345,24 +355,25 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route) outcom
 
 // authenticate finds the source of a write key; on failure it returns the
 // outcome to answer with.
-func (s *Server) authenticate(w http.ResponseWriter, ctx context.Context, key string) (store.Source, *outcome) {
+func (s *Server) authenticate(ctx context.Context, w http.ResponseWriter, key string) (store.Source, *outcome) {
 	src, err := s.sources.lookup(ctx, key)
 	switch {
 	case err == nil:
 		return src, nil
 	case errors.Is(err, store.ErrNotFound):
-		out := s.unauthorized(w, "unknown write key")
+		out := unauthorized(w, "unknown_write_key", "unknown write key")
 		return src, &out
 	default:
-		out := refuse(http.StatusServiceUnavailable, "could not check the write key; nothing was stored, retry")
+		out := refuse(http.StatusServiceUnavailable, "lookup_failed", "could not check the write key; nothing was stored, retry")
 		out.err = fmt.Errorf("looking up write key: %w", err)
 		return src, &out
 	}
 }
 
-func (s *Server) unauthorized(w http.ResponseWriter, msg string) outcome {
+// unauthorized answers 401, inviting Basic authentication.
+func unauthorized(w http.ResponseWriter, reason, msg string) outcome {
 	w.Header().Set("WWW-Authenticate", `Basic realm="write key"`)
-	return refuse(http.StatusUnauthorized, "%s", msg)
+	return refuse(http.StatusUnauthorized, reason, msg)
 }
 
 // setCORS lets browsers on any origin read the answers.

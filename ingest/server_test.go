@@ -5,11 +5,14 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -700,4 +703,50 @@ func TestDeepMerge(t *testing.T) {
 	if want := nest(3, `{"x":1}`); !strings.Contains(string(c.Context), want[:20]) {
 		t.Errorf("context %.60s…", c.Context)
 	}
+}
+
+// TestLogs checks that logs carry counts and codes, never write keys, event
+// bodies or trait values.
+func TestLogs(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	inbox := &fakeInbox{}
+	s := NewServer(Config{Now: fixedClock(receivedAt)}, testSources(), inbox, logger)
+	s.Start()
+	defer s.Close(t.Context())
+
+	secret := obj{"type": "identify", "messageId": "m-secret", "userId": "u1", "traits": obj{"email": "ada-secret@example.com"}}
+	bad := obj{"type": "identify", "messageId": "m-bad", "traits": obj{"email": "grace-secret@example.com"}, "timestamp": "secret-time"}
+	post(t, s, call{path: "/v1/batch", body: mustJSON(t, obj{"batch": []obj{secret, bad}})})
+	post(t, s, call{path: "/v1/batch", body: mustJSON(t, obj{"batch": []obj{secret}})})
+	post(t, s, call{path: "/v1/track", body: []byte(`{"userId":"u1","event":"secret-event","writeKey":"wk_secret_1"}`),
+		headers: map[string]string{"Authorization": ""}})
+	post(t, s, call{path: "/v1/track", body: []byte(`{"secret-json`), headers: map[string]string{"Authorization": basic("wk_secret_2:")}})
+	post(t, s, call{path: "/v1/track", body: []byte(`{"secret-json`)})
+
+	mu.Lock()
+	logs := buf.String()
+	mu.Unlock()
+	if strings.Contains(logs, "secret") || strings.Contains(logs, testKey) {
+		t.Errorf("logs leak request content:\n%s", logs)
+	}
+	for _, want := range []string{`"reason":"rejected_events"`, `"rejected":1`, `"duplicates":1`,
+		`"reason":"unknown_write_key"`, `"reason":"invalid_request"`, `"source_id":"src_1"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
+	}
+}
+
+// lockedWriter serializes writes to a buffer.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
