@@ -22,6 +22,19 @@ func hashWriteKey(key string) string {
 // dedupeKey identifies a message for deduplication.
 type dedupeKey struct{ sourceID, messageID string }
 
+// dedupeDigest is how inbox_dedupe keys a message: the first 16 bytes of a
+// SHA-256 of source id and message id. A fixed 16-byte key keeps the index
+// small and its comparisons cheap on the ingest path; at 128 bits, chance
+// collisions are out of reach even at billions of ids.
+func dedupeDigest(sourceID, messageID string) [16]byte {
+	h := sha256.New()
+	h.Write([]byte(sourceID))
+	h.Write([]byte{0})
+	h.Write([]byte(messageID))
+	var sum [sha256.Size]byte
+	return [16]byte(h.Sum(sum[:0]))
+}
+
 // firstOccurrences returns, for each event, whether it is the first of its
 // (SourceID, MessageID) in the call.
 func firstOccurrences(events []InboxEvent) []bool {

@@ -21,7 +21,8 @@
 //	                             index (space_id, pos) for ReadInbox and Events
 //	inbox_minutes                (space_id, minute) → min_pos, max_pos: the positions of the events
 //	                             received in each minute; the time → position index EventPosAt reads
-//	inbox_dedupe                 (source_id, message_id) → received_at of the last acceptance;
+//	inbox_dedupe                 key (16-byte digest of source_id, message_id) → received_at of the
+//	                             last acceptance;
 //	                             BRIN (PostgreSQL) or btree index on received_at for PruneDedupe
 //	event_segments               pos → segment_id: the profile an event resolved to (none: no row)
 //	resolver_positions           space_id → pos, last_seq

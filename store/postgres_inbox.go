@@ -24,18 +24,18 @@ import (
 // A window of 0 or less turns the cross-call check off.
 const pgAppendSQL = `
 WITH input AS (
-	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::bytea[])
-		WITH ORDINALITY AS t(space_id, source_id, message_id, type, received_at, ts, payload, ord)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::bytea[], $8::uuid[])
+		WITH ORDINALITY AS t(space_id, source_id, message_id, type, received_at, ts, payload, key, ord)
 ), fresh AS (
-	INSERT INTO inbox_dedupe AS d (source_id, message_id, received_at)
-	SELECT source_id, message_id, received_at FROM input
-	ON CONFLICT (source_id, message_id) DO UPDATE SET received_at = EXCLUDED.received_at
-		WHERE $8::bigint <= 0 OR d.received_at <= EXCLUDED.received_at - $8::bigint * interval '1 microsecond'
-	RETURNING source_id, message_id
+	INSERT INTO inbox_dedupe AS d (key, received_at)
+	SELECT key, received_at FROM input
+	ON CONFLICT (key) DO UPDATE SET received_at = EXCLUDED.received_at
+		WHERE $9::bigint <= 0 OR d.received_at <= EXCLUDED.received_at - $9::bigint * interval '1 microsecond'
+	RETURNING key
 ), ins AS (
 	INSERT INTO inbox (space_id, source_id, message_id, type, received_at, "timestamp", payload)
 	SELECT i.space_id, i.source_id, i.message_id, i.type, i.received_at, i.ts, i.payload
-	FROM input i JOIN fresh f ON f.source_id = i.source_id AND f.message_id = i.message_id
+	FROM input i JOIN fresh f USING (key)
 	ORDER BY i.ord
 	RETURNING pos, space_id, source_id, message_id, received_at
 ), minutes AS (
@@ -72,6 +72,7 @@ func (s *pgStore) Append(ctx context.Context, events []InboxEvent, dedupeWindow 
 		receivedAt = make([]time.Time, 0, n)
 		timestamps = make([]*time.Time, 0, n)
 		payloads   = make([][]byte, 0, n)
+		digests    = make([][16]byte, 0, n)
 		index      = make(map[dedupeKey]int, n) // first occurrence of each message
 		positions  = make([]int64, len(events)) // 0: not accepted
 		keys       []int64
@@ -92,6 +93,7 @@ func (s *pgStore) Append(ctx context.Context, events []InboxEvent, dedupeWindow 
 		receivedAt = append(receivedAt, e.ReceivedAt)
 		timestamps = append(timestamps, nullTime(e.Timestamp))
 		payloads = append(payloads, e.Payload)
+		digests = append(digests, dedupeDigest(e.SourceID, e.MessageID))
 		index[dedupeKey{e.SourceID, e.MessageID}] = i
 		k := inboxLockKey(e.SpaceID)
 		if !slices.Contains(keys, k) {
@@ -107,7 +109,7 @@ func (s *pgStore) Append(ctx context.Context, events []InboxEvent, dedupeWindow 
 			}
 		}
 		rows, _ := tx.Query(ctx, pgAppendSQL, spaces, sources, messages, types, receivedAt, timestamps, payloads,
-			dedupeWindow.Microseconds())
+			digests, dedupeWindow.Microseconds())
 		var k dedupeKey
 		var pos int64
 		_, err := pgx.ForEachRow(rows, []any{&k.sourceID, &k.messageID, &pos}, func() error {

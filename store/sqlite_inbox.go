@@ -21,9 +21,9 @@ func (s *sqliteStore) Append(ctx context.Context, events []InboxEvent, dedupeWin
 	positions := make([]int64, len(events)) // 0: not accepted
 	now := s.opts.clock()
 	err := sqliteTx(ctx, s.w, func(tx *sql.Tx) error {
-		claim, err := tx.PrepareContext(ctx, `INSERT INTO inbox_dedupe (source_id, message_id, received_at) VALUES (?1, ?2, ?3)
-			ON CONFLICT (source_id, message_id) DO UPDATE SET received_at = excluded.received_at
-			WHERE ?4 <= 0 OR inbox_dedupe.received_at <= excluded.received_at - ?4`)
+		claim, err := tx.PrepareContext(ctx, `INSERT INTO inbox_dedupe (key, received_at) VALUES (?1, ?2)
+			ON CONFLICT (key) DO UPDATE SET received_at = excluded.received_at
+			WHERE ?3 <= 0 OR inbox_dedupe.received_at <= excluded.received_at - ?3`)
 		if err != nil {
 			return err
 		}
@@ -43,7 +43,8 @@ func (s *sqliteStore) Append(ctx context.Context, events []InboxEvent, dedupeWin
 			if e.ReceivedAt.IsZero() {
 				e.ReceivedAt = now
 			}
-			res, err := claim.ExecContext(ctx, e.SourceID, e.MessageID, micros(e.ReceivedAt), dedupeWindow.Microseconds())
+			key := dedupeDigest(e.SourceID, e.MessageID)
+			res, err := claim.ExecContext(ctx, key[:], micros(e.ReceivedAt), dedupeWindow.Microseconds())
 			if err != nil {
 				return fmt.Errorf("checking message id: %w", err)
 			}

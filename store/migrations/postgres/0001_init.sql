@@ -1,18 +1,20 @@
 -- Profiles Sync store, PostgreSQL. See store/doc.go for what each table holds.
+-- Identifiers are opaque: they compare bytewise (COLLATE "C"), which keeps
+-- their indexes fast whatever the database's locale.
 
 CREATE TABLE spaces (
-    id         text PRIMARY KEY,
+    id         text COLLATE "C" PRIMARY KEY,
     name       text NOT NULL,
     rules      jsonb NOT NULL,
     created_at timestamptz NOT NULL
 );
 
 CREATE TABLE sources (
-    id               text PRIMARY KEY,
-    space_id         text NOT NULL REFERENCES spaces (id),
+    id               text COLLATE "C" PRIMARY KEY,
+    space_id         text COLLATE "C" NOT NULL REFERENCES spaces (id),
     name             text NOT NULL,
     slug             text NOT NULL,
-    write_key_sha256 text NOT NULL UNIQUE,
+    write_key_sha256 text COLLATE "C" NOT NULL UNIQUE,
     created_at       timestamptz NOT NULL
 );
 CREATE INDEX sources_space ON sources (space_id);
@@ -20,9 +22,9 @@ CREATE INDEX sources_space ON sources (space_id);
 -- The inbox: every accepted event, in position order per space.
 CREATE TABLE inbox (
     pos         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    space_id    text NOT NULL,
-    source_id   text NOT NULL,
-    message_id  text NOT NULL,
+    space_id    text COLLATE "C" NOT NULL,
+    source_id   text COLLATE "C" NOT NULL,
+    message_id  text COLLATE "C" NOT NULL,
     type        text NOT NULL,
     received_at timestamptz NOT NULL,
     "timestamp" timestamptz,
@@ -33,19 +35,18 @@ CREATE INDEX inbox_space_pos ON inbox (space_id, pos);
 -- Time to position: the positions of a space's events by the minute they
 -- were received in. EventPosAt reads it instead of scanning the inbox.
 CREATE TABLE inbox_minutes (
-    space_id text NOT NULL,
+    space_id text COLLATE "C" NOT NULL,
     minute   bigint NOT NULL, -- minutes since the Unix epoch
     min_pos  bigint NOT NULL,
     max_pos  bigint NOT NULL,
     PRIMARY KEY (space_id, minute)
 );
 
--- messageId dedupe: when a message id was last accepted, per source.
+-- messageId dedupe: when a message id was last accepted, per source. The
+-- key is a digest of both (see dedupeDigest), small and fixed-size.
 CREATE TABLE inbox_dedupe (
-    source_id   text NOT NULL,
-    message_id  text NOT NULL,
-    received_at timestamptz NOT NULL,
-    PRIMARY KEY (source_id, message_id)
+    key         uuid PRIMARY KEY,
+    received_at timestamptz NOT NULL
 );
 CREATE INDEX inbox_dedupe_received ON inbox_dedupe USING brin (received_at);
 
@@ -53,12 +54,12 @@ CREATE INDEX inbox_dedupe_received ON inbox_dedupe USING brin (received_at);
 -- no profile have no row).
 CREATE TABLE event_segments (
     pos        bigint PRIMARY KEY,
-    segment_id text NOT NULL
+    segment_id text COLLATE "C" NOT NULL
 );
 
 -- Where each space's resolver stands.
 CREATE TABLE resolver_positions (
-    space_id text PRIMARY KEY,
+    space_id text COLLATE "C" PRIMARY KEY,
     pos      bigint NOT NULL,
     last_seq bigint NOT NULL
 );
@@ -68,50 +69,50 @@ CREATE TABLE resolver_positions (
 CREATE SEQUENCE change_seq;
 
 CREATE TABLE id_graph_updates (
-    space_id             text NOT NULL,
+    space_id             text COLLATE "C" NOT NULL,
     seq                  bigint NOT NULL,
-    id                   text NOT NULL,
-    segment_id           text NOT NULL,
-    canonical_segment_id text NOT NULL,
+    id                   text COLLATE "C" NOT NULL,
+    segment_id           text COLLATE "C" NOT NULL,
+    canonical_segment_id text COLLATE "C" NOT NULL,
     event_pos            bigint NOT NULL,
-    event_id             text NOT NULL,
+    event_id             text COLLATE "C" NOT NULL,
     event_type           text NOT NULL,
     event_name           text NOT NULL,
-    source_id            text NOT NULL,
+    source_id            text COLLATE "C" NOT NULL,
     "timestamp"          timestamptz,
     received_at          timestamptz,
     PRIMARY KEY (space_id, seq)
 );
 
 CREATE TABLE external_id_mapping_updates (
-    space_id          text NOT NULL,
+    space_id          text COLLATE "C" NOT NULL,
     seq               bigint NOT NULL,
-    id                text NOT NULL,
-    segment_id        text NOT NULL,
+    id                text COLLATE "C" NOT NULL,
+    segment_id        text COLLATE "C" NOT NULL,
     external_id_type  text NOT NULL,
     external_id_value text NOT NULL,
     external_id_hash  text NOT NULL,
     event_pos         bigint NOT NULL,
-    event_id          text NOT NULL,
+    event_id          text COLLATE "C" NOT NULL,
     event_type        text NOT NULL,
     event_name        text NOT NULL,
-    source_id         text NOT NULL,
+    source_id         text COLLATE "C" NOT NULL,
     "timestamp"       timestamptz,
     received_at       timestamptz,
     PRIMARY KEY (space_id, seq)
 );
 
 CREATE TABLE profile_traits_updates (
-    space_id    text NOT NULL,
+    space_id    text COLLATE "C" NOT NULL,
     seq         bigint NOT NULL,
-    id          text NOT NULL,
-    segment_id  text NOT NULL,
+    id          text COLLATE "C" NOT NULL,
+    segment_id  text COLLATE "C" NOT NULL,
     traits      jsonb NOT NULL, -- identity.TraitSet, with positions and tombstones
     event_pos   bigint NOT NULL,
-    event_id    text NOT NULL,
+    event_id    text COLLATE "C" NOT NULL,
     event_type  text NOT NULL,
     event_name  text NOT NULL,
-    source_id   text NOT NULL,
+    source_id   text COLLATE "C" NOT NULL,
     "timestamp" timestamptz,
     received_at timestamptz,
     PRIMARY KEY (space_id, seq)
@@ -119,8 +120,8 @@ CREATE TABLE profile_traits_updates (
 CREATE INDEX profile_traits_updates_latest ON profile_traits_updates (space_id, segment_id, seq);
 
 CREATE TABLE warehouses (
-    id         text PRIMARY KEY,
-    space_id   text NOT NULL REFERENCES spaces (id),
+    id         text COLLATE "C" PRIMARY KEY,
+    space_id   text COLLATE "C" NOT NULL REFERENCES spaces (id),
     name       text NOT NULL,
     type       text NOT NULL,
     config     jsonb NOT NULL,
@@ -133,15 +134,15 @@ CREATE TABLE warehouses (
 
 -- Sealed secrets (see store/crypto.go); gone with their warehouse.
 CREATE TABLE warehouse_credentials (
-    warehouse_id text PRIMARY KEY REFERENCES warehouses (id) ON DELETE CASCADE,
+    warehouse_id text COLLATE "C" PRIMARY KEY REFERENCES warehouses (id) ON DELETE CASCADE,
     ciphertext   bytea NOT NULL,
     updated_at   timestamptz NOT NULL
 );
 
 -- Sync reports. They outlive their warehouse on purpose.
 CREATE TABLE sync_runs (
-    id           text PRIMARY KEY,
-    warehouse_id text NOT NULL,
+    id           text COLLATE "C" PRIMARY KEY,
+    warehouse_id text COLLATE "C" NOT NULL,
     kind         text NOT NULL,
     status       text NOT NULL,
     started_at   timestamptz NOT NULL,

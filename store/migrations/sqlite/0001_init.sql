@@ -39,11 +39,10 @@ CREATE TABLE inbox_minutes (
     PRIMARY KEY (space_id, minute)
 ) WITHOUT ROWID;
 
+-- The key is a digest of source id and message id (see dedupeDigest).
 CREATE TABLE inbox_dedupe (
-    source_id   TEXT NOT NULL,
-    message_id  TEXT NOT NULL,
-    received_at INTEGER NOT NULL,
-    PRIMARY KEY (source_id, message_id)
+    key         BLOB PRIMARY KEY,
+    received_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX inbox_dedupe_received ON inbox_dedupe (received_at);
 
