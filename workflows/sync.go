@@ -137,10 +137,10 @@ func recordReport(ctx workflow.Context, r *SyncReport) {
 
 // reportBuilder collects the outcome of a run's steps.
 type reportBuilder struct {
-	report     SyncReport
-	tables     []TableResult
-	index      map[string]int // table → position in tables
-	errors     []string
+	report    SyncReport
+	tables    []TableResult
+	index     map[string]int // table → position in tables
+	errors    []string
 	succeeded int // steps that succeeded
 	failed    int // steps that failed
 }

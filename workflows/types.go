@@ -112,7 +112,10 @@ type Activities interface {
 	// LoadEvents loads the resolved events with positions in
 	// (max(events watermark, in.After), in.UptoPos] into the event type
 	// tables and one table per Track event, chunked and heartbeating like
-	// LoadIdentity, and returns the rows per table.
+	// LoadIdentity, and returns the rows per table. When in.After is past
+	// the watermark (a first sync's lookback), the first chunk still starts
+	// at the watermark (adapters refuse a gap, ErrWatermarkGap) and simply
+	// carries no rows at or below in.After.
 	LoadEvents(ctx context.Context, in LoadEventsInput) (LoadOutput, error)
 	// Materialize brings the current-state tables (id_graph,
 	// external_id_mapping, profile_traits, user_traits, user_identifiers,
@@ -127,8 +130,9 @@ type Activities interface {
 	// LoadEventsRange loads the events with positions in (in.After, in.Upto]
 	// under the watermark stream in.Stream (a backfill's own stream, never
 	// "events", so it never moves the sync's watermark; a chunk at or below
-	// the stream's watermark is skipped, which makes a rerun resume). It
-	// heartbeats.
+	// the stream's watermark is skipped, which makes a rerun resume). The
+	// first chunk of a new stream starts at its watermark (0) with no rows
+	// at or below in.After, as in LoadEvents. It heartbeats.
 	LoadEventsRange(ctx context.Context, in LoadRangeInput) (LoadOutput, error)
 
 	// RecordReport inserts or replaces the report of a run in the store

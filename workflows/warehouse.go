@@ -127,7 +127,7 @@ func (w *warehouse) registerHandlers(ctx workflow.Context) error {
 		return err
 	}
 	handlers := []struct {
-		name, desc       string
+		name, desc         string
 		handler, validator any
 	}{
 		{UpdateApprove, "Staff approve a tested warehouse: creates its sync schedule and starts the first sync.", w.approve, w.validateApprove},
