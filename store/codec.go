@@ -35,6 +35,16 @@ func dedupeDigest(sourceID, messageID string) [16]byte {
 	return [16]byte(h.Sum(sum[:0]))
 }
 
+// checkEvents refuses events that lack what the inbox keys them by.
+func checkEvents(events []InboxEvent) error {
+	for i, e := range events {
+		if e.SpaceID == "" || e.SourceID == "" || e.MessageID == "" {
+			return fmt.Errorf("appending events: event %d lacks a space, source or message id", i)
+		}
+	}
+	return nil
+}
+
 // firstOccurrences returns, for each event, whether it is the first of its
 // (SourceID, MessageID) in the call.
 func firstOccurrences(events []InboxEvent) []bool {
@@ -141,4 +151,12 @@ func unmarshalTraits(b []byte) (identity.TraitSet, error) {
 		return nil, fmt.Errorf("decoding traits: %w", err)
 	}
 	return ts, nil
+}
+
+// nonNil stores a nil payload as an empty one.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }

@@ -51,11 +51,14 @@ SELECT source_id, message_id, pos FROM ins`
 // each space of the call (a transaction advisory lock, in key order so that
 // two calls cannot deadlock): within a space, a call takes its positions
 // and commits before the next call takes any, so positions become visible in
-// increasing order.
+// increasing order. Calls to different spaces run in parallel.
 func (s *pgStore) Append(ctx context.Context, events []InboxEvent, dedupeWindow time.Duration) ([]bool, error) {
 	accepted := make([]bool, len(events))
 	if len(events) == 0 {
 		return accepted, nil
+	}
+	if err := checkEvents(events); err != nil {
+		return nil, err
 	}
 	first := firstOccurrences(events)
 	n := 0
@@ -92,7 +95,7 @@ func (s *pgStore) Append(ctx context.Context, events []InboxEvent, dedupeWindow 
 		types = append(types, e.Type)
 		receivedAt = append(receivedAt, e.ReceivedAt)
 		timestamps = append(timestamps, nullTime(e.Timestamp))
-		payloads = append(payloads, e.Payload)
+		payloads = append(payloads, nonNil(e.Payload))
 		digests = append(digests, dedupeDigest(e.SourceID, e.MessageID))
 		index[dedupeKey{e.SourceID, e.MessageID}] = i
 		k := inboxLockKey(e.SpaceID)
@@ -102,14 +105,14 @@ func (s *pgStore) Append(ctx context.Context, events []InboxEvent, dedupeWindow 
 	}
 	slices.Sort(keys)
 
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, k := range keys {
-			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", k); err != nil {
-				return fmt.Errorf("locking space: %w", err)
-			}
-		}
-		rows, _ := tx.Query(ctx, pgAppendSQL, spaces, sources, messages, types, receivedAt, timestamps, payloads,
-			digests, dedupeWindow.Microseconds())
+	// One round trip: the queued statements run as one implicit
+	// transaction, which the advisory locks last until.
+	var batch pgx.Batch
+	for _, k := range keys {
+		batch.Queue("SELECT pg_advisory_xact_lock($1)", k)
+	}
+	batch.Queue(pgAppendSQL, spaces, sources, messages, types, receivedAt, timestamps, payloads,
+		digests, dedupeWindow.Microseconds()).Query(func(rows pgx.Rows) error {
 		var k dedupeKey
 		var pos int64
 		_, err := pgx.ForEachRow(rows, []any{&k.sourceID, &k.messageID, &pos}, func() error {
@@ -118,6 +121,7 @@ func (s *pgStore) Append(ctx context.Context, events []InboxEvent, dedupeWindow 
 		})
 		return err
 	})
+	err := s.pool.SendBatch(ctx, &batch).Close()
 	if err != nil {
 		return nil, fmt.Errorf("appending events: %w", err)
 	}

@@ -17,6 +17,9 @@ func (s *sqliteStore) Append(ctx context.Context, events []InboxEvent, dedupeWin
 	if len(events) == 0 {
 		return accepted, nil
 	}
+	if err := checkEvents(events); err != nil {
+		return nil, err
+	}
 	first := firstOccurrences(events)
 	positions := make([]int64, len(events)) // 0: not accepted
 	now := s.opts.clock()
@@ -52,7 +55,7 @@ func (s *sqliteStore) Append(ctx context.Context, events []InboxEvent, dedupeWin
 				continue // a duplicate
 			}
 			res, err = insert.ExecContext(ctx, e.SpaceID, e.SourceID, e.MessageID, e.Type,
-				micros(e.ReceivedAt), nullMicros(e.Timestamp), e.Payload)
+				micros(e.ReceivedAt), nullMicros(e.Timestamp), nonNil(e.Payload))
 			if err != nil {
 				return err
 			}
