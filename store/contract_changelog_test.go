@@ -269,6 +269,32 @@ func testScanIdentity(t *testing.T, b backend) {
 		}
 	}
 
+	// Enough rows for the scan to page through them.
+	big := &Batch{SpaceID: "big", ToPos: 3000}
+	for i := range 3000 {
+		pos := int64(i + 1)
+		seg := fmt.Sprintf("u%d", pos)
+		switch i % 3 {
+		case 0, 1:
+			big.Graph = append(big.Graph, graph(fmt.Sprint(i), pos, seg, seg))
+		default:
+			big.Mappings = append(big.Mappings, mapping(fmt.Sprint(i), pos, seg, seg))
+		}
+	}
+	mustCommit(t, s, big)
+	var seqs []int64
+	err = s.ScanIdentity(ctx, "big", func(g *identity.GraphUpdate, m *identity.MappingUpdate) error {
+		if g != nil {
+			seqs = append(seqs, g.Seq)
+		} else {
+			seqs = append(seqs, m.Seq)
+		}
+		return nil
+	})
+	if err != nil || len(seqs) != 3000 || !slices.IsSorted(seqs) {
+		t.Errorf("ScanIdentity of 3000 rows: %d rows, sorted %v, err %v", len(seqs), slices.IsSorted(seqs), err)
+	}
+
 	stop := errors.New("stop")
 	n := 0
 	err = s.ScanIdentity(ctx, "sp", func(*identity.GraphUpdate, *identity.MappingUpdate) error {

@@ -146,48 +146,110 @@ func pgStampEvents(ctx context.Context, tx pgx.Tx, events []EventSegment) error 
 	return nil
 }
 
-// pgScanIdentitySQL reads both identity logs of a space as one stream in seq
-// order. Each arm is an index scan in seq order and the planner merges them
-// (Merge Append), so nothing is sorted or held in memory.
-const pgScanIdentitySQL = `
-SELECT seq, true, id, segment_id, canonical_segment_id, '', '', event_pos, event_id, event_type, event_name, source_id, "timestamp", received_at
-FROM id_graph_updates WHERE space_id = $1
-UNION ALL
-SELECT seq, false, id, segment_id, external_id_type, external_id_value, external_id_hash, event_pos, event_id, event_type, event_name, source_id, "timestamp", received_at
-FROM external_id_mapping_updates WHERE space_id = $1
-ORDER BY seq`
-
+// ScanIdentity merges two cursors, one per log, each walking the
+// (space_id, seq) primary key in order, in one read-only snapshot: memory
+// stays at a page of rows per cursor however large the space, and the server
+// sorts nothing.
 func (s *pgStore) ScanIdentity(ctx context.Context, spaceID string, fn func(g *identity.GraphUpdate, m *identity.MappingUpdate) error) error {
-	rows, err := s.pool.Query(ctx, pgScanIdentitySQL, spaceID)
-	if err != nil {
-		return fmt.Errorf("scanning identity: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			seq           int64
-			isGraph       bool
-			id, segmentID string
-			a, b, c       string
-			tr            pgTrigger
-		)
-		if err := rows.Scan(append([]any{&seq, &isGraph, &id, &segmentID, &a, &b, &c}, tr.dest()...)...); err != nil {
-			return fmt.Errorf("scanning identity: %w", err)
-		}
-		if isGraph {
-			err = fn(&identity.GraphUpdate{ID: id, Seq: seq, SegmentID: segmentID, CanonicalSegmentID: a, Trigger: tr.trigger()}, nil)
-		} else {
-			err = fn(nil, &identity.MappingUpdate{ID: id, Seq: seq, SegmentID: segmentID, Type: a, Value: b, Hash: c, Trigger: tr.trigger()})
-		}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		graph, err := openPgCursor(ctx, tx, "graph_rows", `SELECT seq, id, segment_id, canonical_segment_id, '', '', `+pgTriggerColumns+`
+			FROM id_graph_updates WHERE space_id = $1 ORDER BY seq`, spaceID)
 		if err != nil {
 			return err
 		}
+		mappings, err := openPgCursor(ctx, tx, "mapping_rows", `SELECT seq, id, segment_id, external_id_type, external_id_value, external_id_hash, `+pgTriggerColumns+`
+			FROM external_id_mapping_updates WHERE space_id = $1 ORDER BY seq`, spaceID)
+		if err != nil {
+			return err
+		}
+		for {
+			g, err := graph.peek(ctx)
+			if err != nil {
+				return err
+			}
+			m, err := mappings.peek(ctx)
+			if err != nil {
+				return err
+			}
+			switch {
+			case g == nil && m == nil:
+				return nil
+			case m == nil || (g != nil && g.seq < m.seq):
+				graph.pop()
+				err = fn(&identity.GraphUpdate{ID: g.id, Seq: g.seq, SegmentID: g.segmentID, CanonicalSegmentID: g.a, Trigger: g.trigger()}, nil)
+			default:
+				mappings.pop()
+				err = fn(nil, &identity.MappingUpdate{ID: m.id, Seq: m.seq, SegmentID: m.segmentID, Type: m.a, Value: m.b, Hash: m.c, Trigger: m.trigger()})
+			}
+			if err != nil {
+				return callbackError{err}
+			}
+		}
+	})
+	var cb callbackError
+	if errors.As(err, &cb) {
+		return cb.err // the caller's own error, as it was
 	}
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return fmt.Errorf("scanning identity: %w", err)
 	}
 	return nil
 }
+
+// callbackError carries an error of a caller's callback through a
+// transaction unwrapped.
+type callbackError struct{ err error }
+
+func (e callbackError) Error() string { return e.err.Error() }
+
+// pgIdentityRow is a row of either identity log: a, b, c are the canonical
+// segment id (graph) or the external id type, value and hash (mapping).
+type pgIdentityRow struct {
+	seq                    int64
+	id, segmentID, a, b, c string
+	pgTrigger
+}
+
+// pgCursor reads a server-side cursor a page at a time.
+type pgCursor struct {
+	tx   pgx.Tx
+	name string
+	page []pgIdentityRow
+	done bool
+}
+
+// pgCursorPage is how many rows a cursor fetches at once.
+const pgCursorPage = 1000
+
+func openPgCursor(ctx context.Context, tx pgx.Tx, name, query string, args ...any) (*pgCursor, error) {
+	if _, err := tx.Exec(ctx, "DECLARE "+name+" NO SCROLL CURSOR FOR "+query, args...); err != nil {
+		return nil, fmt.Errorf("opening cursor %s: %w", name, err)
+	}
+	return &pgCursor{tx: tx, name: name}, nil
+}
+
+// peek returns the next row without consuming it, or nil at the end.
+func (c *pgCursor) peek(ctx context.Context) (*pgIdentityRow, error) {
+	if len(c.page) == 0 && !c.done {
+		rows, _ := c.tx.Query(ctx, fmt.Sprintf("FETCH FORWARD %d FROM %s", pgCursorPage, c.name))
+		page, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pgIdentityRow, error) {
+			var r pgIdentityRow
+			err := row.Scan(append([]any{&r.seq, &r.id, &r.segmentID, &r.a, &r.b, &r.c}, r.dest()...)...)
+			return r, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading cursor %s: %w", c.name, err)
+		}
+		c.page, c.done = page, len(page) < pgCursorPage
+	}
+	if len(c.page) == 0 {
+		return nil, nil
+	}
+	return &c.page[0], nil
+}
+
+// pop consumes the row peek returned.
+func (c *pgCursor) pop() { c.page = c.page[1:] }
 
 // LatestTraits probes the (space, segment, seq) index backwards once per
 // profile.
