@@ -44,7 +44,7 @@ func testAppendOrderAndRead(t *testing.T, b backend) {
 	for i := range 20 {
 		events = append(events, event("sp", fmt.Sprintf("m%02d", 19-i), t0.Add(time.Duration(i)*time.Millisecond)))
 	}
-	events[3].Timestamp = time.Time{} // no timestamp
+	events[3].Timestamp = time.Time{}  // no timestamp
 	events[4].ReceivedAt = time.Time{} // gets the store's clock
 	accepted := mustAppend(t, s, 24*time.Hour, events...)
 	for i, e := range events {
