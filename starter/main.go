@@ -82,12 +82,14 @@ type cli struct {
 
 // run executes a command line and returns the exit code.
 func (c *cli) run(ctx context.Context, args []string) int {
+	// Global flags before the verb; the verb parses the rest, global flags
+	// included.
 	fs := c.flags("profilesync")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	if err := fs.Parse(args); err != nil {
 		fmt.Fprintln(c.stderr, "profilesync:", err)
 		return 2
 	}
+	pos := fs.Args()
 	if len(pos) == 0 || pos[0] == "help" {
 		fmt.Fprint(c.stdout, usage)
 		return 0
@@ -118,13 +120,20 @@ func (c *cli) run(ctx context.Context, args []string) int {
 func (c *cli) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	server := c.getenv("PROFILESYNC_SERVER")
-	if server == "" {
-		server = "http://127.0.0.1:8080"
+	// Defaults are the values so far, so that a flag given before the verb
+	// holds when the verb parses its own.
+	if c.server == "" {
+		c.server = c.getenv("PROFILESYNC_SERVER")
 	}
-	fs.StringVar(&c.server, "server", server, "admin API URL")
-	fs.StringVar(&c.token, "token", c.getenv("PROFILESYNC_TOKEN"), "bearer token")
-	fs.BoolVar(&c.json, "json", false, "print JSON")
+	if c.server == "" {
+		c.server = "http://127.0.0.1:8080"
+	}
+	if c.token == "" {
+		c.token = c.getenv("PROFILESYNC_TOKEN")
+	}
+	fs.StringVar(&c.server, "server", c.server, "admin API URL")
+	fs.StringVar(&c.token, "token", c.token, "bearer token")
+	fs.BoolVar(&c.json, "json", c.json, "print JSON")
 	return fs
 }
 
@@ -158,7 +167,7 @@ type command func(ctx context.Context, c *cli, args []string) error
 // lookup finds the command named by the first one or two positional words.
 func lookup(pos []string) (command, []string, bool) {
 	cmds := commands()
-	if len(pos) >= 2 {
+	if len(pos) >= 2 && !strings.HasPrefix(pos[1], "-") {
 		if cmd, ok := cmds[pos[0]+" "+pos[1]]; ok {
 			return cmd, pos[2:], true
 		}

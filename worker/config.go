@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/profilesync/profilesync/admin"
 )
 
 // config is the worker's configuration: flags, each defaulting to an
@@ -111,4 +113,23 @@ func (c config) masterKey() ([]byte, error) {
 		return nil, errors.New("master key must be 32 bytes, base64 or hex encoded")
 	}
 	return k, nil
+}
+
+// tokens returns the admin API tokens of the configuration.
+func (c config) tokens() (*admin.Tokens, error) {
+	t, err := admin.ParseTokens(c.Tokens)
+	if err != nil {
+		return nil, fmt.Errorf("PROFILESYNC_TOKENS: %w", err)
+	}
+	if c.TokensFile != "" {
+		f, err := os.Open(c.TokensFile)
+		if err != nil {
+			return nil, fmt.Errorf("opening tokens file: %w", err)
+		}
+		defer f.Close()
+		if err := t.ReadTokens(f); err != nil {
+			return nil, fmt.Errorf("tokens file %s: %w", c.TokensFile, err)
+		}
+	}
+	return t, nil
 }

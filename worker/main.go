@@ -22,6 +22,9 @@ import (
 	"syscall"
 	"time"
 
+	"go.temporal.io/sdk/worker"
+
+	"github.com/profilesync/profilesync/admin"
 	"github.com/profilesync/profilesync/ingest"
 	"github.com/profilesync/profilesync/resolver"
 	"github.com/profilesync/profilesync/store"
@@ -104,6 +107,32 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", ing)
+
+	// The Temporal worker and the admin API, which drives the workflows.
+	var tw worker.Worker
+	if cfg.Temporal {
+		tc, err := dialTemporal(ctx, cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer tc.Close()
+		if err := registerSearchAttributes(ctx, tc, cfg.Namespace); err != nil {
+			return err
+		}
+		tw = newWorker(tc, cfg, st, logger)
+		if err := tw.Start(); err != nil {
+			return fmt.Errorf("starting the Temporal worker: %w", err)
+		}
+		tokens, err := cfg.tokens()
+		if err != nil {
+			return err
+		}
+		if tokens.Len() == 0 {
+			logger.Warn("no admin tokens configured (PROFILESYNC_TOKENS): the admin API refuses every request")
+		}
+		mux.Handle("/admin/", admin.NewServer(st, tc, tokens, cfg.TaskQueue, logger.With("component", "admin")))
+		logger.Info("temporal worker started", "address", cfg.TemporalAddr, "namespace", cfg.Namespace, "task_queue", cfg.TaskQueue)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"ok"}`)
@@ -131,6 +160,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	if err := ing.Close(shutdown); err != nil {
 		logger.Error("draining ingest", "err", err)
+	}
+	if tw != nil {
+		tw.Stop()
 	}
 	<-done
 	return nil
