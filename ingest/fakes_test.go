@@ -15,6 +15,12 @@ import (
 	"github.com/profilesync/profilesync/store"
 )
 
+// The store satisfies the narrow interfaces ingest declares.
+var (
+	_ Sources = store.Store(nil)
+	_ Inbox   = store.Store(nil)
+)
+
 // Write keys the fake sources know.
 const (
 	testKey  = "wk_test_1"
