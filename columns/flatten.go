@@ -46,36 +46,46 @@ type Field struct {
 // Field wins and the others are returned too, with ShadowedBy set; see
 // Resolve for which one wins.
 func Flatten(prefix string, obj map[string]any) []Field {
-	var fields []Field
-	if prefix == "" {
-		fields = flatten(fields, nil, "", obj)
-	} else {
-		fields = flatten(fields, []string{prefix}, SnakeCase(prefix), obj)
+	f := flattener{}
+	if prefix != "" {
+		f.path = append(f.path, prefix)
+		f.key = append(f.key, SnakeCase(prefix)...)
 	}
-	return Resolve(fields)
+	f.object(obj)
+	return Resolve(f.fields)
 }
 
-// flatten appends the Fields of obj, found at path, whose Key is key.
-func flatten(fields []Field, path []string, key string, obj map[string]any) []Field {
+// flattener walks an object depth first. path and key are stacks, the Path
+// and Key of the object being walked, so that walking a deeply nested
+// object allocates only for its values.
+type flattener struct {
+	path   []string
+	key    []byte
+	fields []Field
+}
+
+// object appends the Fields of obj.
+func (f *flattener) object(obj map[string]any) {
+	depth, keyLen := len(f.path), len(f.key)
 	for k, v := range obj {
-		p := append(path[:len(path):len(path)], k)
-		kk := key
+		f.path = append(f.path[:depth], k)
+		f.key = f.key[:keyLen]
 		if s := SnakeCase(k); s != "" {
-			if kk != "" {
-				kk += "_"
+			if len(f.key) > 0 {
+				f.key = append(f.key, '_')
 			}
-			kk += s
+			f.key = append(f.key, s...)
 		}
 		if m, ok := v.(map[string]any); ok {
-			fields = flatten(fields, p, kk, m)
+			f.object(m)
 			continue
 		}
 		if isArray(v) {
 			v = jsonText(v)
 		}
-		fields = append(fields, Field{Path: p, Key: kk, Value: v})
+		f.fields = append(f.fields, Field{Path: slices.Clone(f.path), Key: string(f.key), Value: v})
 	}
-	return fields
+	f.path, f.key = f.path[:depth], f.key[:keyLen]
 }
 
 // Resolve sorts Fields of one row by Key and decides, for every Key that
