@@ -16,7 +16,9 @@ import (
 //
 // BenchmarkAppend reports events/s for calls of 500 events of about 600
 // bytes; BenchmarkCommitBatch reports change rows/s for batches of 500
-// events, each with a graph, a mapping and a traits row and a stamp.
+// events, each with a graph, a mapping and a traits row and a stamp. Both
+// also report the rate per CPU-second spent by the test process and the
+// PostgreSQL backends (see cpuMeter), which a busy machine disturbs less.
 
 func BenchmarkAppend(b *testing.B) {
 	for _, be := range []backend{postgresBackend(), sqliteBackend()} {
@@ -50,7 +52,8 @@ func benchPayload(msgID string) []byte {
 
 func benchAppend(b *testing.B, be backend, spaces int) {
 	ctx := context.Background()
-	s := openStore(b, be.dsn(b), Options{})
+	dsn := be.dsn(b)
+	s := openStore(b, dsn, Options{})
 	now := time.Now()
 	var calls [][]InboxEvent
 	newCall := func(space string, n int) []InboxEvent {
@@ -65,6 +68,7 @@ func benchAppend(b *testing.B, be backend, spaces int) {
 	for n := range b.N {
 		calls = append(calls, newCall(fmt.Sprintf("sp%d", n%spaces), n))
 	}
+	cpu := startCPU(b, dsn)
 	b.ResetTimer()
 	work := make(chan []InboxEvent)
 	done := make(chan error)
@@ -89,11 +93,13 @@ func benchAppend(b *testing.B, be backend, spaces int) {
 		}
 	}
 	b.ReportMetric(float64(b.N*benchCallSize)/b.Elapsed().Seconds(), "events/s")
+	cpu.report(b, float64(b.N*benchCallSize), "events")
 }
 
 func benchCommitBatch(b *testing.B, be backend) {
 	ctx := context.Background()
-	s := openStore(b, be.dsn(b), Options{})
+	dsn := be.dsn(b)
+	s := openStore(b, dsn, Options{})
 	now := time.Now()
 	batches := make([]*Batch, b.N)
 	for n := range batches {
@@ -113,6 +119,7 @@ func benchCommitBatch(b *testing.B, be backend) {
 		}
 		batches[n] = bt
 	}
+	cpu := startCPU(b, dsn)
 	b.ResetTimer()
 	for _, bt := range batches {
 		if err := s.CommitBatch(ctx, bt); err != nil {
@@ -120,4 +127,5 @@ func benchCommitBatch(b *testing.B, be backend) {
 		}
 	}
 	b.ReportMetric(float64(b.N*3*benchBatchSize)/b.Elapsed().Seconds(), "rows/s")
+	cpu.report(b, float64(b.N*3*benchBatchSize), "rows")
 }

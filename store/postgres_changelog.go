@@ -84,49 +84,70 @@ func pgMovePosition(ctx context.Context, tx pgx.Tx, b *Batch) error {
 
 // pgCopyChanges writes the change rows of b with COPY.
 func pgCopyChanges(ctx context.Context, tx pgx.Tx, b *Batch, seqs batchSeqs) error {
-	triggerCols := []string{"event_pos", "event_id", "event_type", "event_name", "source_id", "timestamp", "received_at"}
-	trigger := func(t identity.Trigger) []any {
-		return []any{t.EventPos, t.EventID, t.EventType, t.EventName, t.SourceID, nullTime(t.Timestamp), nullTime(t.ReceivedAt)}
+	err := pgCopy(ctx, tx, "id_graph_updates", []string{"space_id", "seq", "id", "segment_id", "canonical_segment_id"},
+		len(b.Graph), func(i int, row []any) error {
+			g := &b.Graph[i]
+			row[0], row[1], row[2], row[3], row[4] = b.SpaceID, seqs.graph[i], g.ID, g.SegmentID, g.CanonicalSegmentID
+			putPgTrigger(row[5:], g.Trigger)
+			return nil
+		})
+	if err != nil {
+		return err
 	}
-	if len(b.Graph) > 0 {
-		cols := append([]string{"space_id", "seq", "id", "segment_id", "canonical_segment_id"}, triggerCols...)
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"id_graph_updates"}, cols,
-			pgx.CopyFromSlice(len(b.Graph), func(i int) ([]any, error) {
-				g := &b.Graph[i]
-				return append([]any{b.SpaceID, seqs.graph[i], g.ID, g.SegmentID, g.CanonicalSegmentID}, trigger(g.Trigger)...), nil
-			}))
-		if err != nil {
-			return fmt.Errorf("writing id_graph_updates: %w", err)
-		}
+	err = pgCopy(ctx, tx, "external_id_mapping_updates",
+		[]string{"space_id", "seq", "id", "segment_id", "external_id_type", "external_id_value", "external_id_hash"},
+		len(b.Mappings), func(i int, row []any) error {
+			m := &b.Mappings[i]
+			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = b.SpaceID, seqs.mappings[i], m.ID, m.SegmentID, m.Type, m.Value, m.Hash
+			putPgTrigger(row[7:], m.Trigger)
+			return nil
+		})
+	if err != nil {
+		return err
 	}
-	if len(b.Mappings) > 0 {
-		cols := append([]string{"space_id", "seq", "id", "segment_id", "external_id_type", "external_id_value", "external_id_hash"}, triggerCols...)
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"external_id_mapping_updates"}, cols,
-			pgx.CopyFromSlice(len(b.Mappings), func(i int) ([]any, error) {
-				m := &b.Mappings[i]
-				return append([]any{b.SpaceID, seqs.mappings[i], m.ID, m.SegmentID, m.Type, m.Value, m.Hash}, trigger(m.Trigger)...), nil
-			}))
-		if err != nil {
-			return fmt.Errorf("writing external_id_mapping_updates: %w", err)
-		}
+	return pgCopy(ctx, tx, "profile_traits_updates", []string{"space_id", "seq", "id", "segment_id", "traits"},
+		len(b.Traits), func(i int, row []any) error {
+			t := &b.Traits[i]
+			traits, err := marshalTraits(t.Traits)
+			row[0], row[1], row[2], row[3], row[4] = b.SpaceID, seqs.traits[i], t.ID, t.SegmentID, traits
+			putPgTrigger(row[5:], t.Trigger)
+			return err
+		})
+}
+
+// pgCopy copies n rows into a change-log table: cols, then the trigger
+// columns, which fill sets for row i into a slice reused from row to row.
+func pgCopy(ctx context.Context, tx pgx.Tx, table string, cols []string, n int, fill func(i int, row []any) error) error {
+	if n == 0 {
+		return nil
 	}
-	if len(b.Traits) > 0 {
-		cols := append([]string{"space_id", "seq", "id", "segment_id", "traits"}, triggerCols...)
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"profile_traits_updates"}, cols,
-			pgx.CopyFromSlice(len(b.Traits), func(i int) ([]any, error) {
-				t := &b.Traits[i]
-				traits, err := marshalTraits(t.Traits)
-				if err != nil {
-					return nil, err
-				}
-				return append([]any{b.SpaceID, seqs.traits[i], t.ID, t.SegmentID, traits}, trigger(t.Trigger)...), nil
-			}))
-		if err != nil {
-			return fmt.Errorf("writing profile_traits_updates: %w", err)
-		}
+	cols = append(cols, "event_pos", "event_id", "event_type", "event_name", "source_id", "timestamp", "received_at")
+	src := &copyRows{n: n, row: make([]any, len(cols)), fill: fill}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, src); err != nil {
+		return fmt.Errorf("writing %s: %w", table, err)
 	}
 	return nil
 }
+
+// putPgTrigger sets the seven trigger columns.
+func putPgTrigger(row []any, t identity.Trigger) {
+	row[0], row[1], row[2], row[3], row[4] = t.EventPos, t.EventID, t.EventType, t.EventName, t.SourceID
+	row[5], row[6] = nullTime(t.Timestamp), nullTime(t.ReceivedAt)
+}
+
+// copyRows is a pgx.CopyFromSource that fills one slice per row; COPY
+// encodes each row before asking for the next, so reusing it is safe.
+type copyRows struct {
+	n, next int
+	row     []any
+	fill    func(i int, row []any) error
+}
+
+func (c *copyRows) Next() bool { c.next++; return c.next <= c.n }
+
+func (c *copyRows) Values() ([]any, error) { return c.row, c.fill(c.next-1, c.row) }
+
+func (c *copyRows) Err() error { return nil }
 
 // pgStampEvents records the profile of each resolved event.
 func pgStampEvents(ctx context.Context, tx pgx.Tx, events []EventSegment) error {

@@ -21,16 +21,18 @@ CREATE INDEX sources_space ON sources (space_id);
 
 -- The inbox: every accepted event, in position order per space.
 CREATE TABLE inbox (
-    pos         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    pos         bigint GENERATED ALWAYS AS IDENTITY,
     space_id    text COLLATE "C" NOT NULL,
     source_id   text COLLATE "C" NOT NULL,
     message_id  text COLLATE "C" NOT NULL,
     type        text NOT NULL,
     received_at timestamptz NOT NULL,
     "timestamp" timestamptz,
-    payload     bytea NOT NULL
+    payload     bytea NOT NULL,
+    -- Every read is by space and position, so this is the only index: pos
+    -- alone is unique by construction (an identity column nobody may set).
+    PRIMARY KEY (space_id, pos)
 );
-CREATE INDEX inbox_space_pos ON inbox (space_id, pos);
 
 -- Time to position: the positions of a space's events by the minute they
 -- were received in. EventPosAt reads it instead of scanning the inbox.
@@ -107,7 +109,7 @@ CREATE TABLE profile_traits_updates (
     seq         bigint NOT NULL,
     id          text COLLATE "C" NOT NULL,
     segment_id  text COLLATE "C" NOT NULL,
-    traits      jsonb NOT NULL, -- identity.TraitSet, with positions and tombstones
+    traits      json NOT NULL, -- identity.TraitSet, with positions and tombstones; json, not jsonb: cheaper to write
     event_pos   bigint NOT NULL,
     event_id    text COLLATE "C" NOT NULL,
     event_type  text NOT NULL,
