@@ -121,7 +121,7 @@
 // messageId, the type, receivedAt, the corrected timestamp, and the payload:
 // the Segment message as sent (properties, traits, context, integrations and
 // any other field untouched, with the batch's context and integrations
-// merged in recursively, the event's own keys winning, down to 16 levels),
+// merged in recursively, the event's own keys winning, down to 8 levels),
 // its type, messageId, userId, anonymousId, groupId and previousId as
 // strings, the four timestamps, and no writeKey. The JSON is compact, with
 // sorted keys; bytes that are not UTF-8 are replaced by U+FFFD.

@@ -13,11 +13,10 @@ import (
 
 // normalized is a validated event with the values the server sets.
 type normalized struct {
-	fields                                   map[string]json.RawMessage // the event as sent
-	typ, messageID                           string
-	userID, anonymousID, groupID, previousID string
-	receivedAt, timestamp                    time.Time
-	originalTimestamp, sentAt                *time.Time // nil when unknown
+	fields map[string]json.RawMessage // the event as sent
+	typ    string
+	ids    ids
+	times  times
 }
 
 // encode writes the stored form of the event: the message as sent, with the
@@ -42,19 +41,19 @@ func (n *normalized) encode(batchContext, batchIntegrations json.RawMessage) ([]
 
 	delete(f, "writeKey")
 	f["type"] = quote(n.typ)
-	f["messageId"] = quote(n.messageID)
-	setString(f, "userId", n.userID)
-	setString(f, "anonymousId", n.anonymousID)
+	f["messageId"] = quote(n.ids.messageID)
+	setString(f, "userId", n.ids.userID)
+	setString(f, "anonymousId", n.ids.anonymousID)
 	switch n.typ {
 	case typeGroup:
-		f["groupId"] = quote(n.groupID)
+		f["groupId"] = quote(n.ids.groupID)
 	case typeAlias:
-		f["previousId"] = quote(n.previousID)
+		f["previousId"] = quote(n.ids.previousID)
 	}
-	f["receivedAt"] = quoteTime(n.receivedAt)
-	f["timestamp"] = quoteTime(n.timestamp)
-	setTime(f, "originalTimestamp", n.originalTimestamp)
-	setTime(f, "sentAt", n.sentAt)
+	f["receivedAt"] = quoteTime(n.times.receivedAt)
+	f["timestamp"] = quoteTime(n.times.timestamp)
+	setTime(f, "originalTimestamp", n.times.originalTimestamp)
+	setTime(f, "sentAt", n.times.sentAt)
 	b := encodeObject(f)
 	// Strings as sent may hold bytes that are not UTF-8; JSON decoders
 	// replace them, and so does the stored form, once and for all.
@@ -86,7 +85,7 @@ func setTime(f map[string]json.RawMessage, key string, t *time.Time) {
 // merged into an item's: below it the item's value wins whole. Real contexts
 // are a few levels deep; the bound keeps a deeply nested body from costing
 // time quadratic in its size.
-const maxMergeDepth = 16
+const maxMergeDepth = 8
 
 // mergeObjects merges the JSON object base into over: keys only in base are
 // added, keys in both keep over's value, except that two objects are merged

@@ -28,144 +28,177 @@ type itemParser struct {
 // decoded in fields, with the endpoint's call type. size is the event's size
 // as sent.
 func (p *itemParser) item(index int, raw json.RawMessage, fields map[string]json.RawMessage, size int, callType string) (event, *Rejection) {
-	reject := func(format string, args ...any) (event, *Rejection) {
-		return event{}, &Rejection{Index: index, MessageID: sentMessageID(fields), Error: fmt.Sprintf(format, args...)}
-	}
 	if fields == nil {
-		var ok bool
-		if fields, ok = splitObject(raw); !ok {
-			return reject("the event must be a JSON object")
-		}
+		fields, _ = splitObject(raw) // nil when raw is not an object
+	}
+	e, err := p.check(fields, size, callType)
+	if err != nil {
+		return event{}, &Rejection{Index: index, MessageID: sentMessageID(fields), Error: err.Error()}
+	}
+	return e, nil
+}
+
+// check validates an event's fields and normalizes it. Its errors are the
+// reasons given to the client.
+func (p *itemParser) check(fields map[string]json.RawMessage, size int, callType string) (event, error) {
+	if fields == nil {
+		return event{}, errors.New("the event must be a JSON object")
 	}
 	if size > p.lim.maxEventBytes {
-		return reject("the event is %d bytes; the limit is %d", size, p.lim.maxEventBytes)
+		return event{}, fmt.Errorf("the event is %d bytes; the limit is %d", size, p.lim.maxEventBytes)
 	}
-
-	typ := callType
-	if typ == "" {
-		t, _, err := stringValue(fields["type"])
-		switch {
-		case err != nil:
-			return reject("type must be a string")
-		case t == "":
-			return reject("type is required: one of identify, track, page, screen, group, alias")
-		case !isCallType(t):
-			return reject("type %q is not one of identify, track, page, screen, group, alias", clip(t, 40))
+	typ, err := eventType(fields, callType)
+	if err != nil {
+		return event{}, err
+	}
+	ids, err := identifiers(fields, typ)
+	if err != nil {
+		return event{}, err
+	}
+	for _, name := range [...]string{"context", "integrations", "properties", "traits"} {
+		if v := fields[name]; !isNull(v) && !isObject(v) {
+			return event{}, fmt.Errorf("%s must be a JSON object", name)
 		}
-		typ = t
+	}
+	times, err := p.timestamps(fields)
+	if err != nil {
+		return event{}, err
 	}
 
-	messageID, err := idValue(fields["messageId"])
+	if ids.messageID == "" {
+		ids.messageID = newMessageID()
+	}
+	n := normalized{fields: fields, typ: typ, ids: ids, times: times}
+	payload, err := n.encode(p.context, p.integrations)
 	if err != nil {
-		return reject("messageId must be a string")
+		return event{}, fmt.Errorf("the event cannot be encoded: %v", err)
 	}
-	if n := utf8.RuneCountInString(messageID); n > MaxMessageIDLength {
-		return reject("messageId is %d characters; the limit is %d", n, MaxMessageIDLength)
+	if max := p.lim.maxEventBytes + StampAllowance; len(payload) > max {
+		return event{}, fmt.Errorf("the event is %d bytes once normalized (with the batch context merged); the limit is %d",
+			len(payload), max)
 	}
+	return event{MessageID: ids.messageID, Type: typ, Timestamp: times.timestamp, Payload: payload}, nil
+}
 
-	userID, err := idValue(fields["userId"])
-	if err != nil {
-		return reject("userId must be a string or a number")
+// eventType returns the call type of an event: the endpoint's, or for a
+// batch item its type field.
+func eventType(fields map[string]json.RawMessage, callType string) (string, error) {
+	if callType != "" {
+		return callType, nil
 	}
-	anonymousID, err := idValue(fields["anonymousId"])
-	if err != nil {
-		return reject("anonymousId must be a string or a number")
+	t, _, err := stringValue(fields["type"])
+	switch {
+	case err != nil:
+		return "", errors.New("type must be a string")
+	case t == "":
+		return "", errors.New("type is required: one of identify, track, page, screen, group, alias")
+	case !isCallType(t):
+		return "", fmt.Errorf("type %q is not one of identify, track, page, screen, group, alias", clip(t, 40))
 	}
-	if userID == "" && anonymousID == "" {
-		return reject("userId or anonymousId is required")
-	}
+	return t, nil
+}
 
-	var groupID, previousID string
+// ids are the identifiers of an event, as strings; "" when absent.
+type ids struct {
+	messageID, userID, anonymousID, groupID, previousID string
+}
+
+// identifiers reads and checks the identifiers of an event of type typ:
+// userId or anonymousId always, groupId for group, userId and previousId for
+// alias, and a messageId of at most MaxMessageIDLength characters if any.
+// Other fields, such as a groupId on a track call, are left as sent.
+func identifiers(fields map[string]json.RawMessage, typ string) (ids, error) {
+	var v ids
+	type field struct {
+		name string
+		dst  *string
+	}
+	read := []field{{"messageId", &v.messageID}, {"userId", &v.userID}, {"anonymousId", &v.anonymousID}}
+	switch typ {
+	case typeGroup:
+		read = append(read, field{"groupId", &v.groupID})
+	case typeAlias:
+		read = append(read, field{"previousId", &v.previousID})
+	}
+	for _, f := range read {
+		id, err := idValue(fields[f.name])
+		if err != nil {
+			return v, fmt.Errorf("%s must be a string or a number", f.name)
+		}
+		// Identifiers end up in text columns, which cannot hold a NUL.
+		if strings.IndexByte(id, 0) >= 0 {
+			return v, fmt.Errorf("%s must not contain NUL characters", f.name)
+		}
+		*f.dst = id
+	}
+	if n := utf8.RuneCountInString(v.messageID); n > MaxMessageIDLength {
+		return v, fmt.Errorf("messageId is %d characters; the limit is %d", n, MaxMessageIDLength)
+	}
+	if v.userID == "" && v.anonymousID == "" {
+		return v, errors.New("userId or anonymousId is required")
+	}
 	switch typ {
 	case typeTrack:
 		name, _, err := stringValue(fields["event"])
 		if err != nil {
-			return reject("event must be a string")
+			return v, errors.New("event must be a string")
 		}
 		if name == "" {
-			return reject("track requires event, the name of the action")
+			return v, errors.New("track requires event, the name of the action")
 		}
 	case typeGroup:
-		if groupID, err = idValue(fields["groupId"]); err != nil {
-			return reject("groupId must be a string or a number")
-		}
-		if groupID == "" {
-			return reject("group requires groupId")
+		if v.groupID == "" {
+			return v, errors.New("group requires groupId")
 		}
 	case typeAlias:
-		if previousID, err = idValue(fields["previousId"]); err != nil {
-			return reject("previousId must be a string or a number")
+		if v.previousID == "" {
+			return v, errors.New("alias requires previousId")
 		}
-		if previousID == "" {
-			return reject("alias requires previousId")
-		}
-		if userID == "" {
-			return reject("alias requires userId")
+		if v.userID == "" {
+			return v, errors.New("alias requires userId")
 		}
 	}
+	return v, nil
+}
 
-	// Identifiers end up in text columns, which cannot hold a NUL.
-	for _, id := range [...]struct{ name, value string }{
-		{"messageId", messageID}, {"userId", userID}, {"anonymousId", anonymousID},
-		{"groupId", groupID}, {"previousId", previousID},
-	} {
-		if strings.IndexByte(id.value, 0) >= 0 {
-			return reject("%s must not contain NUL characters", id.name)
-		}
-	}
+// times are the timestamps of an event.
+type times struct {
+	receivedAt, timestamp     time.Time
+	originalTimestamp, sentAt *time.Time // nil when the client sent none
+}
 
-	for _, name := range [...]string{"context", "integrations", "properties", "traits"} {
-		if v := fields[name]; !isNull(v) && !isObject(v) {
-			return reject("%s must be a JSON object", name)
-		}
-	}
-
-	// originalTimestamp is the client's clock when the call was made: the
-	// timestamp field of the libraries, or originalTimestamp itself.
+// timestamps reads the client's times of an event and computes its
+// timestamp. originalTimestamp is the client's clock when the call was made:
+// the timestamp field the libraries send, or else originalTimestamp itself.
+// sentAt is the event's, or else the batch's.
+func (p *itemParser) timestamps(fields map[string]json.RawMessage) (times, error) {
+	t := times{receivedAt: p.receivedAt}
 	original, hasOriginal, err := timeValue(fields["timestamp"])
 	if err != nil {
-		return reject("timestamp: %v", err)
+		return t, fmt.Errorf("timestamp: %v", err)
 	}
 	if !hasOriginal {
 		if original, hasOriginal, err = timeValue(fields["originalTimestamp"]); err != nil {
-			return reject("originalTimestamp: %v", err)
+			return t, fmt.Errorf("originalTimestamp: %v", err)
 		}
 	}
 	sentAt, hasSentAt, err := timeValue(fields["sentAt"])
 	if err != nil {
-		return reject("sentAt: %v", err)
+		return t, fmt.Errorf("sentAt: %v", err)
 	}
 	if !hasSentAt {
 		sentAt, hasSentAt = p.sentAt, p.hasSentAt
 	}
-	timestamp, err := correctedTimestamp(p.receivedAt, sentAt, hasSentAt, original, hasOriginal)
-	if err != nil {
-		return reject("%v", err)
-	}
-
-	if messageID == "" {
-		messageID = newMessageID()
-	}
-	n := normalized{
-		fields: fields, typ: typ, messageID: messageID,
-		userID: userID, anonymousID: anonymousID, groupID: groupID, previousID: previousID,
-		receivedAt: p.receivedAt, timestamp: timestamp,
+	if t.timestamp, err = correctedTimestamp(p.receivedAt, sentAt, hasSentAt, original, hasOriginal); err != nil {
+		return t, err
 	}
 	if hasOriginal {
-		n.originalTimestamp = &original
+		t.originalTimestamp = &original
 	}
 	if hasSentAt {
-		n.sentAt = &sentAt
+		t.sentAt = &sentAt
 	}
-	payload, err := n.encode(p.context, p.integrations)
-	if err != nil {
-		return reject("the event cannot be encoded: %v", err)
-	}
-	if max := p.lim.maxEventBytes + StampAllowance; len(payload) > max {
-		return reject("the event is %d bytes once normalized (with the batch context merged); the limit is %d",
-			len(payload), max)
-	}
-	return event{MessageID: messageID, Type: typ, Timestamp: timestamp, Payload: payload}, nil
+	return t, nil
 }
 
 // correctedTimestamp computes an event's timestamp, correcting the client's
