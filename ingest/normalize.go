@@ -143,51 +143,8 @@ func encodeObject(f map[string]json.RawMessage) []byte {
 	return append(buf, '}')
 }
 
-// appendCompact appends the valid JSON value src without the whitespace
-// between its tokens. It is json.Compact for input already validated, in one
-// cheap pass.
-func appendCompact(dst, src []byte) []byte {
-	inString, escaped := false, false
-	start := 0
-	for i, c := range src {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case ' ', '\t', '\n', '\r':
-			dst = append(dst, src[start:i]...)
-			start = i + 1
-		}
-	}
-	return append(dst, src[start:]...)
-}
-
 // quote returns s as a JSON string.
 func quote(s string) json.RawMessage { return appendQuoted(nil, s) }
-
-// appendQuoted appends s as a JSON string. s must be valid UTF-8, as the
-// strings json.Unmarshal returns are.
-func appendQuoted(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
-			b, _ := json.Marshal(s) // cannot fail for a string
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
 
 // quoteTime returns t as a JSON string in RFC 3339 UTC.
 func quoteTime(t time.Time) json.RawMessage {

@@ -115,6 +115,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write(`send.cjs: ${err.stack || err}\n`)
+  process.stderr.write(`send.cjs: ${err.message || err}\n`)
   process.exitCode = 2
 })
