@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -40,14 +41,24 @@ var masterKey = bytes.Repeat([]byte{7}, 32)
 // quietLogger discards the logs of the code under test.
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// testStores remembers the database of each test store: the PostgreSQL
+// warehouses of a test live in schemas of the same database, which saves
+// creating and dropping databases.
+var testStores sync.Map // store.Store → DSN
+
 // openStore opens a fresh PostgreSQL store with a space and a source.
 func openStore(t *testing.T) store.Store {
 	t.Helper()
-	st, err := store.Open(t.Context(), testenv.PostgresDSN(t), store.Options{MasterKey: masterKey})
+	dsn := testenv.PostgresDSN(t)
+	st, err := store.Open(t.Context(), dsn, store.Options{MasterKey: masterKey})
 	if err != nil {
 		t.Fatalf("opening store: %v", err)
 	}
-	t.Cleanup(func() { st.Close() })
+	testStores.Store(st, dsn)
+	t.Cleanup(func() {
+		testStores.Delete(st)
+		st.Close()
+	})
 	ctx := t.Context()
 	if err := st.CreateSpace(ctx, store.Space{ID: spaceID, Name: "Main"}); err != nil {
 		t.Fatal(err)
@@ -141,8 +152,8 @@ type warehouseKind struct {
 	create func(t *testing.T, st store.Store, id string)
 }
 
-// pgWarehouseDSN is the test database the PostgreSQL warehouses of a test
-// use (each in its own schema).
+// pgSettings are the settings of a PostgreSQL warehouse in the database of
+// dsn.
 func pgSettings(t *testing.T, dsn string) map[string]string {
 	t.Helper()
 	u, err := url.Parse(dsn)
@@ -161,7 +172,11 @@ func pgSettings(t *testing.T, dsn string) map[string]string {
 func kinds() []warehouseKind {
 	return []warehouseKind{
 		{"postgres", func(t *testing.T, st store.Store, id string) {
-			settings := pgSettings(t, testenv.PostgresDSN(t))
+			dsn, ok := testStores.Load(st)
+			if !ok {
+				t.Fatal("the store was not opened by openStore")
+			}
+			settings := pgSettings(t, dsn.(string))
 			settings["schema"] = "profiles_" + id
 			createWarehouse(t, st, id, "postgres", settings, "pg-secret-not-checked-by-trust")
 		}},
@@ -305,8 +320,15 @@ type queryer interface {
 	QualifiedName(table string) string
 }
 
+// testDB is a warehouse opened by a test.
+type testDB interface {
+	adapters.Warehouse
+	queryer
+	Dialect() adapters.Dialect
+}
+
 // warehouseDB opens a second handle on a warehouse, for queries.
-func warehouseDB(t *testing.T, st store.Store, id string) queryer {
+func warehouseDB(t *testing.T, st store.Store, id string) testDB {
 	t.Helper()
 	rec, err := st.GetWarehouse(t.Context(), id)
 	if err != nil {
@@ -318,7 +340,7 @@ func warehouseDB(t *testing.T, st store.Store, id string) queryer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
-	return w.(queryer)
+	return w.(testDB)
 }
 
 // query returns the rows of a query as text: NULL as "∅", times in RFC 3339
@@ -379,4 +401,11 @@ func ids(t *testing.T, db queryer, table string) []string {
 // loadedTables are the landed tables the tests compare.
 func loadedTables() []string {
 	return append(workflows.IdentityTables(), adapters.EventTypeTables()...)
+}
+
+func TestMain(m *testing.M) {
+	// The adapters log through the default logger; the tests that check
+	// logs capture it themselves.
+	slog.SetDefault(quietLogger())
+	os.Exit(m.Run())
 }
