@@ -3,6 +3,8 @@ package workflows
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -11,8 +13,10 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -228,7 +232,12 @@ var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 func newEnv(t *testing.T, workflowID string) (*testsuite.TestWorkflowEnvironment, *fakeActivities) {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
+	// The tests provoke activity errors on purpose; their assertions say
+	// what matters, so the SDK's logs are dropped.
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	env := s.NewTestWorkflowEnvironment()
+	// The 1 s deadlock detector trips on a loaded machine under -race.
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Minute})
 	env.SetStartTime(t0)
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflowID})
 	Register(env)
