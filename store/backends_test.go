@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for raw checks
 	"github.com/profilesync/profilesync/internal/testenv"
 )
@@ -24,11 +26,34 @@ type backend struct {
 	raw func(t *testing.T, dsn string) *sql.DB
 }
 
-func postgresBackend() backend {
+// postgresBackend creates one database for the test (see
+// testenv.PostgresDSN) and gives each caller of dsn a schema of its own in
+// it: creating a schema is much cheaper than creating a database.
+func postgresBackend(t testing.TB) backend {
+	db := testenv.PostgresDSN(t)
 	return backend{
 		name: "postgres",
-		dsn:  func(t testing.TB) string { return testenv.PostgresDSN(t) },
-		raw:  func(t *testing.T, dsn string) *sql.DB { return rawDB(t, "pgx", dsn) },
+		dsn: func(t testing.TB) string {
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			schema := testenv.Name("s")
+			if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+				t.Fatal(err)
+			}
+			u, err := url.Parse(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			q.Set("search_path", schema)
+			u.RawQuery = q.Encode()
+			return u.String()
+		},
+		raw: func(t *testing.T, dsn string) *sql.DB { return rawDB(t, "pgx", dsn) },
 	}
 }
 
@@ -42,7 +67,7 @@ func sqliteBackend() backend {
 	}
 }
 
-func TestPostgres(t *testing.T) { runContract(t, postgresBackend()) }
+func TestPostgres(t *testing.T) { runContract(t, postgresBackend(t)) }
 
 func TestSQLite(t *testing.T) { runContract(t, sqliteBackend()) }
 
