@@ -250,3 +250,29 @@ func TestWiden(t *testing.T) {
 		t.Errorf("batch type = %q, want float", col)
 	}
 }
+
+// FuzzCoerce checks that any string or number coerces into String, and
+// into the type Infer gives it unless it is a number beyond float64.
+func FuzzCoerce(f *testing.F) {
+	for _, s := range []string{"", "1", "-0", "1.5e3", "1e400", "NaN", "2016-12-31T23:59:60Z", "0000-01-01T00:00:00Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, v := range []any{s, json.Number(s)} {
+			if _, err := Coerce(v, adapters.String, 0); err != nil {
+				t.Fatalf("Coerce(%#v, String): %v", v, err)
+			}
+			typ := Infer(v)
+			got, err := Coerce(v, typ, 0)
+			if err != nil {
+				if typ == adapters.Float && err.Error() == "number out of float range" {
+					continue
+				}
+				t.Fatalf("Coerce(%#v, Infer = %s): %v", v, typ, err)
+			}
+			if tm, ok := got.(time.Time); ok && (tm.Location() != time.UTC || tm.Year() < 1 || tm.Year() > 9999) {
+				t.Fatalf("Coerce(%#v) = %v", v, tm)
+			}
+		}
+	})
+}
