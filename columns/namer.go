@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,10 +27,10 @@ type Rules struct {
 	// bytes; 0 means no limit. A limit must be 0 or at least
 	// MinIdentLength.
 	MaxTable, MaxColumn int
-	// Reserved are the words, lower case, that a name may not be.
+	// Reserved are the words that a name may not be, in any case.
 	Reserved []string
-	// ReservedPrefixes are the prefixes, lower case, that a column name may
-	// not start with.
+	// ReservedPrefixes are the prefixes, in any case, that a column name
+	// may not start with.
 	ReservedPrefixes []string
 }
 
@@ -116,17 +117,16 @@ func NewNamer(r Rules) Namer {
 			panic(fmt.Sprintf("columns: name limit %d of %q is below %d", m, r.Dialect, MinIdentLength))
 		}
 	}
-	n := Namer{rules: r, reserved: set(r.Reserved), tables: set(landedTables())}
-	n.rules.Reserved = append([]string(nil), r.Reserved...)
-	n.rules.ReservedPrefixes = append([]string(nil), r.ReservedPrefixes...)
-	return n
+	r.Reserved = lowerAll(r.Reserved)
+	r.ReservedPrefixes = lowerAll(r.ReservedPrefixes)
+	return Namer{rules: r, reserved: set(r.Reserved), tables: set(landedTables())}
 }
 
 // Rules returns the rules the Namer was built from.
 func (n Namer) Rules() Rules {
 	r := n.rules
-	r.Reserved = append([]string(nil), r.Reserved...)
-	r.ReservedPrefixes = append([]string(nil), r.ReservedPrefixes...)
+	r.Reserved = slices.Clone(r.Reserved)
+	r.ReservedPrefixes = slices.Clone(r.ReservedPrefixes)
 	return r
 }
 
@@ -246,6 +246,15 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 		}
 	}
 	return false
+}
+
+// lowerAll returns a lower-case copy of words.
+func lowerAll(words []string) []string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		out[i] = strings.ToLower(w)
+	}
+	return out
 }
 
 func set(words []string) map[string]bool {

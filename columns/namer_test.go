@@ -397,3 +397,19 @@ func FuzzColumnName(f *testing.F) {
 		}
 	})
 }
+
+func TestCustomRulesAnyCase(t *testing.T) {
+	n := NewNamer(Rules{Dialect: "custom", Reserved: []string{"SELECT", "Foo"}, ReservedPrefixes: []string{"_1X"}})
+	if got := n.Column("foo"); got != "_foo" {
+		t.Errorf("Foo reserved: got %q", got)
+	}
+	if got := n.Column("select"); got != "_select" {
+		t.Errorf("SELECT reserved: got %q", got)
+	}
+	if got := n.Column("1x"); got != "__1x" {
+		t.Errorf("_1X prefix: got %q", got)
+	}
+	if got := n.Column(strings.Repeat("a", 5000)); len(got) != 5000 {
+		t.Errorf("no limit: got %d bytes", len(got))
+	}
+}
