@@ -15,21 +15,22 @@ import (
 // position could become visible before a smaller one, the reader would step
 // over the smaller one and never see it.
 func TestAppendConcurrentReader(t *testing.T) {
-	for name, be := range map[string]func(testing.TB) backend{
-		"postgres": postgresBackend,
-		"sqlite":   func(testing.TB) backend { return sqliteBackend() },
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			testAppendConcurrentReader(t, be(t))
-		})
-	}
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		testAppendConcurrentReader(t, postgresBackend(t), 8, 30)
+	})
+	// SQLite orders writes by construction; a smaller run checks the same
+	// contract without the cost of its transpiled C under -race.
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		testAppendConcurrentReader(t, sqliteBackend(), 4, 10)
+	})
 }
 
-func testAppendConcurrentReader(t *testing.T, b backend) {
+func testAppendConcurrentReader(t *testing.T, b backend, writers, calls int) {
 	ctx := context.Background()
 	s := openStore(t, b.dsn(t), Options{})
-	const writers, calls, perCall = 8, 30, 20
+	const perCall = 20
 
 	var (
 		mu       sync.Mutex
