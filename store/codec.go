@@ -45,16 +45,14 @@ func checkEvents(events []InboxEvent) error {
 	return nil
 }
 
-// firstOccurrences returns, for each event, whether it is the first of its
-// (SourceID, MessageID) in the call.
-func firstOccurrences(events []InboxEvent) []bool {
-	first := make([]bool, len(events))
-	seen := make(map[dedupeKey]struct{}, len(events))
+// firstOccurrences maps each (SourceID, MessageID) of a call to the index
+// of its first event: the events that repeat it are skipped.
+func firstOccurrences(events []InboxEvent) map[dedupeKey]int {
+	first := make(map[dedupeKey]int, len(events))
 	for i, e := range events {
 		k := dedupeKey{e.SourceID, e.MessageID}
-		if _, dup := seen[k]; !dup {
-			seen[k] = struct{}{}
-			first[i] = true
+		if _, dup := first[k]; !dup {
+			first[k] = i
 		}
 	}
 	return first

@@ -61,12 +61,7 @@ func (s *pgStore) Append(ctx context.Context, events []InboxEvent, dedupeWindow 
 		return nil, err
 	}
 	first := firstOccurrences(events)
-	n := 0
-	for _, f := range first {
-		if f {
-			n++
-		}
-	}
+	n := len(first)
 	var (
 		spaces     = make([]string, 0, n)
 		sources    = make([]string, 0, n)
@@ -76,16 +71,15 @@ func (s *pgStore) Append(ctx context.Context, events []InboxEvent, dedupeWindow 
 		timestamps = make([]*time.Time, 0, n)
 		payloads   = make([][]byte, 0, n)
 		digests    = make([][16]byte, 0, n)
-		index      = make(map[dedupeKey]int, n) // first occurrence of each message
 		positions  = make([]int64, len(events)) // 0: not accepted
 		keys       []int64
 	)
 	now := s.opts.clock()
 	for i := range events {
-		if !first[i] {
-			continue
-		}
 		e := &events[i]
+		if first[dedupeKey{e.SourceID, e.MessageID}] != i {
+			continue // a repeat within the call
+		}
 		if e.ReceivedAt.IsZero() {
 			e.ReceivedAt = now
 		}
@@ -97,7 +91,6 @@ func (s *pgStore) Append(ctx context.Context, events []InboxEvent, dedupeWindow 
 		timestamps = append(timestamps, nullTime(e.Timestamp))
 		payloads = append(payloads, nonNil(e.Payload))
 		digests = append(digests, dedupeDigest(e.SourceID, e.MessageID))
-		index[dedupeKey{e.SourceID, e.MessageID}] = i
 		k := inboxLockKey(e.SpaceID)
 		if !slices.Contains(keys, k) {
 			keys = append(keys, k)
@@ -116,7 +109,7 @@ func (s *pgStore) Append(ctx context.Context, events []InboxEvent, dedupeWindow 
 		var k dedupeKey
 		var pos int64
 		_, err := pgx.ForEachRow(rows, []any{&k.sourceID, &k.messageID, &pos}, func() error {
-			positions[index[k]] = pos
+			positions[first[k]] = pos
 			return nil
 		})
 		return err

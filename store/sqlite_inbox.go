@@ -39,10 +39,10 @@ func (s *sqliteStore) Append(ctx context.Context, events []InboxEvent, dedupeWin
 		defer insert.Close()
 		minutes := map[sqliteMinute][2]int64{} // min and max position
 		for i := range events {
-			if !first[i] {
-				continue
-			}
 			e := &events[i]
+			if first[dedupeKey{e.SourceID, e.MessageID}] != i {
+				continue // a repeat within the call
+			}
 			if e.ReceivedAt.IsZero() {
 				e.ReceivedAt = now
 			}
