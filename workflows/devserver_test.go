@@ -171,9 +171,24 @@ func TestOnDevServer(t *testing.T) {
 		require.Equal(t, "0 */2 * * *", final.Schedule)
 		require.Equal(t, "sam", final.ApprovedBy)
 
+		children, accepted := 0, 0
 		for i, runID := range runChain(ctx, t, c, id, run.GetRunID()) {
 			runs = append(runs, recordedRun{fmt.Sprintf("warehouse-lifecycle-run%d", i+1), id, runID})
+			for _, e := range fetchHistory(ctx, t, c, id, runID).Events {
+				if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED {
+					accepted++
+				}
+				if a := e.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil {
+					children++
+					require.Equal(t, backfillID, a.GetWorkflowId())
+					require.Equal(t, enumspb.PARENT_CLOSE_POLICY_ABANDON, a.GetParentClosePolicy(), "a backfill outlives its parent's run")
+				}
+			}
 		}
+		require.Equal(t, 1, children)
+		// retest, approve, set_schedule, sync_now, backfill, disable, delete;
+		// the five refused updates left no trace.
+		require.Equal(t, 7, accepted)
 		runs = append(runs, recordedRun{"backfill-child", backfillID, ""})
 		requireSearchAttribute(ctx, t, c, fmt.Sprintf("WarehouseID = 'wh-life' AND WarehouseState = '%s'", StateDeleted), 1)
 	})
