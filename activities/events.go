@@ -103,7 +103,10 @@ func (l *loader) eventRows(c *chunkRows, events []store.StoredEvent) {
 		r.set("uuid_ts", adapters.Timestamp, c.uuidTS)
 		switch name {
 		case adapters.TableTracks:
-			r.set("event", adapters.String, snakeCase(string(p.Event)))
+			if p.Event != "" {
+				// The slug: the name of the event's own table.
+				r.set("event", adapters.String, l.names.Table(string(p.Event)))
+			}
 			r.set("event_text", adapters.String, string(p.Event))
 		case adapters.TableGroups:
 			r.set("group_id", adapters.String, string(p.GroupID))

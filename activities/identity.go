@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"strings"
 
 	"github.com/profilesync/profilesync/adapters"
+	"github.com/profilesync/profilesync/columns"
 	"github.com/profilesync/profilesync/identity"
 	"github.com/profilesync/profilesync/store"
 )
@@ -54,13 +55,13 @@ func (l *loader) mappingRows(ctx context.Context, c *chunkRows, rows []identity.
 	return nil
 }
 
-// traitsRows lands trait snapshots: one column per live trait, named by the
-// trait namer. A trait whose name gives no usable column, or whose column
-// another trait of the snapshot already took, goes to the discards table.
-//
-// Until the columns package lands, every trait value is landed as text
-// (JSON for anything but a string) in a string column; coercion into an
-// existing column of another type happens in loader.prepare.
+// traitsRows lands trait snapshots: the live traits of each snapshot
+// flattened (columns.Flatten: address.city → address_city, arrays as JSON
+// text), one column per flattened trait named by the trait Namer (reserved
+// columns get a "_" prefix), typed by columns.Infer. A trait that loses its
+// column to another trait of the snapshot (firstName and first_name) goes to
+// the discards table; so does, in loader.fit, a value that does not fit its
+// column's type.
 func (l *loader) traitsRows(ctx context.Context, c *chunkRows, rows []identity.TraitsUpdate) error {
 	t := c.table(adapters.ProfileTraitsUpdates())
 	for i := range rows {
@@ -72,43 +73,34 @@ func (l *loader) traitsRows(ctx context.Context, c *chunkRows, rows []identity.T
 		if err := l.setTrigger(ctx, r, &u.Trigger, c); err != nil {
 			return err
 		}
-		names := make([]string, 0, len(u.Traits))
-		for name, tr := range u.Traits {
-			if !tr.Deleted && tr.Value != nil {
-				names = append(names, name)
-			}
+		snapshot := u.Traits.Snapshot()
+		if len(snapshot) == 0 {
+			r.done()
+			continue
 		}
-		slices.Sort(names)
-		var used map[string]string // column → trait, for this row
-		for _, name := range names {
-			v := traitValue(u.Traits[name].Value)
-			col := l.namer.column(name)
-			if col == "" {
-				c.discard(t.name, name, v, "the trait name has no characters a column name can use", u.ID, nullIfEmpty(u.ReceivedAt))
+		used := map[string][]string{} // column → the trait path that took it
+		for _, f := range columns.Flatten("", snapshot) {
+			if f.Value == nil {
+				continue // a null creates no column
+			}
+			col := l.traitColumns.Column(f.Path...)
+			v, typ := typedValue(f.Value)
+			winner := f.ShadowedBy
+			if winner == nil {
+				winner = used[col]
+			}
+			if winner != nil {
+				c.discard(t.name, col, v, fmt.Sprintf("trait %s has the same column as trait %s",
+					strings.Join(f.Path, "."), strings.Join(winner, ".")), u.ID, nullIfEmpty(u.ReceivedAt))
+				l.stats.discarded++
 				continue
 			}
-			if other, taken := used[col]; taken {
-				c.discard(t.name, name, v, fmt.Sprintf("the trait's column %s is taken by trait %q", col, other), u.ID, nullIfEmpty(u.ReceivedAt))
-				continue
-			}
-			if used == nil {
-				used = map[string]string{}
-			}
-			used[col] = name
-			r.set(col, adapters.String, v)
+			used[col] = f.Path
+			r.set(col, typ, v)
 		}
 		r.done()
 	}
 	return nil
-}
-
-// traitValue is the landed value of a trait: a string as is, anything else
-// as its JSON text.
-func traitValue(v any) any {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	return stringValue(v)
 }
 
 // setTrigger sets the trigger columns of a change-log row.

@@ -6,17 +6,21 @@ import (
 	"log/slog"
 
 	"github.com/profilesync/profilesync/adapters"
+	"github.com/profilesync/profilesync/columns"
 	"github.com/profilesync/profilesync/store"
 )
 
 // loader is the state of one load activity: the warehouse, its schema as far
-// as the activity knows it, the space's sources and the trait namer.
+// as the activity knows it, the space's sources and the warehouse's naming
+// rules.
 type loader struct {
 	a       *Activities
 	w       *openedWarehouse
 	log     *slog.Logger
 	sources map[string]*store.Source
-	namer   *traitNamer
+	// names names tables (and Track event slugs); traitColumns names the
+	// trait columns of profile_traits_updates.
+	names, traitColumns columns.Namer
 
 	// schema maps table → lowercased column name → column, for the tables
 	// the activity has seen; nil until first needed.
@@ -32,12 +36,13 @@ type loader struct {
 
 func newLoader(a *Activities, w *openedWarehouse, log *slog.Logger) *loader {
 	l := &loader{a: a, w: w, log: log, sources: map[string]*store.Source{}}
-	maxIdent := 0
+	rules := columns.DialectRules(w.record.Type)
 	if d, ok := w.Warehouse.(interface{ Dialect() adapters.Dialect }); ok {
-		maxIdent = d.Dialect().MaxIdentLength()
+		rules = columns.RulesFor(d.Dialect())
 		l.maxColumns = d.Dialect().MaxColumns()
 	}
-	l.namer = newTraitNamer(adapters.ReservedTraitColumns(), maxIdent)
+	l.names = columns.NewNamer(rules)
+	l.traitColumns = l.names.ForTraits()
 	return l
 }
 
@@ -79,8 +84,13 @@ func (l *loader) prepare(ctx context.Context, c *chunkRows) ([]adapters.Rows, er
 }
 
 // fit fits one table's rows to the warehouse (see prepare) and returns them
-// for the adapter (none if the table has no rows). Without canDiscard (the
-// discards table itself) a value that does not fit becomes NULL.
+// for the adapter (none if the table has no rows). A column keeps the type
+// it has in the warehouse; a new one takes the chunk's type. Values of
+// another type are converted with columns.Coerce, and those that do not
+// convert go to the discards table (without canDiscard, for the discards
+// table itself, they become NULL). New columns are added as columns.Plan
+// says; those past the warehouse's column limit are left out and their
+// values discarded.
 func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard bool) ([]adapters.Rows, error) {
 	if len(t.rows) == 0 {
 		return nil, nil
@@ -103,53 +113,52 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 		c.discard(t.name, t.cols[col].Name, t.value(r, col), reason, id, rec)
 		l.stats.discarded++
 	}
-	var missing []int
+	incoming := map[string]adapters.Type{}
+	newCols := map[string]int{}
 	for i, col := range t.cols {
 		ex, ok := existing[lower(col.Name)]
 		if !ok {
-			missing = append(missing, i)
-			continue
-		}
-		if ex.Name != col.Name {
+			incoming[col.Name] = col.Type
+			newCols[col.Name] = i
+			ex = col
+		} else if ex.Name != col.Name {
 			t.rename(i, ex.Name)
 		}
-		if ex.Type == col.Type {
+		if ex.Type == col.Type && !t.mixed[i] {
 			continue
 		}
-		// Fit the values into the column's type; those that do not fit
-		// are discarded.
+		t.cols[i].Type = ex.Type
 		for r := range t.rows {
 			v := t.value(r, i)
-			if v == nil {
+			if v == nil || typeOf(v) == ex.Type {
 				continue
 			}
-			if cv, ok := coerce(v, ex.Type); ok {
-				t.rows[r][i] = cv
-				continue
+			cv, err := columns.Coerce(v, ex.Type, 0)
+			if err != nil {
+				discard(r, i, err.Error())
+				cv = nil
 			}
-			discard(r, i, fmt.Sprintf("a %s value does not fit the %s column", typeOf(v), ex.Type))
-			t.rows[r][i] = nil
+			t.rows[r][i] = cv
 		}
-		t.cols[i].Type = ex.Type
 	}
-	if existing != nil && len(missing) == 0 {
+	if existing != nil && len(incoming) == 0 {
 		return []adapters.Rows{t.adapterRows()}, nil
 	}
-	// Columns past the warehouse's limit are left out, their values
-	// discarded; the rest are added.
-	if l.maxColumns > 0 && len(existing)+len(missing) > l.maxColumns {
-		room := max(l.maxColumns-len(existing), 0)
-		for _, i := range missing[room:] {
-			for r := range t.rows {
-				if t.value(r, i) != nil {
-					discard(r, i, fmt.Sprintf("table %s has the most columns the warehouse allows (%d)", t.name, l.maxColumns))
-				}
-			}
-			t.drop(i)
-		}
-		missing = missing[:room]
+	have := make([]adapters.Column, 0, len(existing))
+	for _, col := range existing {
+		have = append(have, col)
 	}
-	if existing == nil || len(missing) > 0 {
+	add, _, overflow := columns.Plan(have, incoming, l.maxColumns)
+	for _, name := range overflow {
+		i := newCols[name]
+		for r := range t.rows {
+			if t.value(r, i) != nil {
+				discard(r, i, fmt.Sprintf("table %s has the most columns the warehouse allows (%d)", t.name, l.maxColumns))
+			}
+		}
+		t.drop(i)
+	}
+	if existing == nil || len(add) > 0 {
 		table := adapters.Table{Name: t.name, Columns: t.columns()}
 		if err := l.w.EnsureTable(ctx, table); err != nil {
 			return nil, fmt.Errorf("creating columns of %s: %w", t.name, err)
@@ -163,7 +172,7 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 				existing[lower(col.Name)] = col
 			}
 		}
-		l.log.Info("columns added", "table", t.name, "columns", len(missing))
+		l.log.Info("columns added", "table", t.name, "columns", len(add), "overflow", len(overflow))
 	}
 	return []adapters.Rows{t.adapterRows()}, nil
 }

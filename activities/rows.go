@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/profilesync/profilesync/adapters"
+	"github.com/profilesync/profilesync/columns"
 )
 
 // chunkRows collects the landed rows of one chunk, per table, with the
@@ -48,7 +49,7 @@ func (c *chunkRows) discard(table, column string, value any, reason, rowID strin
 	r.set("table_name", adapters.String, table)
 	r.set("column_name", adapters.String, column)
 	if value != nil {
-		r.set("column_value", adapters.String, stringValue(value))
+		r.set("column_value", adapters.String, textOf(value))
 	}
 	r.set("reason", adapters.String, reason)
 	r.set("row_id", adapters.String, rowID)
@@ -77,6 +78,9 @@ type tableRows struct {
 	index   map[string]int // column name → position in cols
 	rows    [][]any
 	dropped map[int]bool // columns left out of the load (their values were discarded)
+	// mixed marks the columns some of whose values are not of the column's
+	// type: loader.fit coerces them.
+	mixed map[int]bool
 }
 
 // column returns the position of a column, adding it with type typ if the
@@ -163,14 +167,24 @@ type rowBuilder struct {
 	vals []any
 }
 
-// set sets a column's value, adding the column with type typ if needed.
-// Empty strings, zero times and nil are NULL.
+// set sets a column's value of type typ, adding the column if needed. A
+// column whose values have several types takes the type columns.Widen
+// consolidates them to (int and float make float; otherwise the first type
+// stays), and loader.fit coerces its values. Empty strings, zero times and
+// nil are NULL.
 func (r *rowBuilder) set(name string, typ adapters.Type, v any) {
 	v = nullIfEmpty(v)
 	if v == nil {
 		return
 	}
 	i := r.t.column(name, typ)
+	if col := &r.t.cols[i]; col.Type != typ {
+		col.Type, _ = columns.Widen(col.Type, typ)
+		if r.t.mixed == nil {
+			r.t.mixed = map[int]bool{}
+		}
+		r.t.mixed[i] = true
+	}
 	if i >= len(r.vals) {
 		r.vals = append(r.vals, make([]any, i+1-len(r.vals))...)
 	}
