@@ -106,6 +106,8 @@ func TestPostgresLifecycle(t *testing.T) {
 	storeDSN := testenv.PostgresDSN(t)
 	d := deploy(t, storeDSN)
 	secretTrait := "trait-value-" + randomHex(6)
+	start := time.Now()
+	step := func(name string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), name) }
 
 	// A space and a source.
 	var sp admin.Space
@@ -114,6 +116,7 @@ func TestPostgresLifecycle(t *testing.T) {
 	d.cliJSON("admin", "", &src, "source", "add", "main", "--id", "web")
 	d.track(src.WriteKey, caseStudy()...)
 
+	step("wrong password")
 	// A wrong password: the test fails clearly and approval is impossible.
 	add := []string{"warehouse", "add", "pg", "--space", "main", "--type", "postgres", "--host", wh.Host,
 		"--port", strconv.Itoa(wh.Port), "--user", wh.User, "--database", wh.Database, "--schema", "main", "--password-stdin"}
@@ -131,6 +134,7 @@ func TestPostgresLifecycle(t *testing.T) {
 		t.Fatalf("approving a warehouse whose test failed: exit %d %s", r.code, r.stderr)
 	}
 
+	step("retest")
 	// The right password passes.
 	var st admin.WarehouseStatus
 	d.cliJSON("admin", wh.Password+"\n", &st, "warehouse", "test", id, "--password-stdin")
@@ -138,6 +142,7 @@ func TestPostgresLifecycle(t *testing.T) {
 		t.Fatalf("after a retest with the right password: %+v", st.Status)
 	}
 
+	step("approval")
 	// Only staff approve: an admin token is refused by the API, and a
 	// non-staff actor by the workflow's validator through the temporal CLI.
 	if r := d.cli("admin", "", "warehouse", "approve", id); r.code != 1 || !strings.Contains(r.stderr, "HTTP 403") {
@@ -159,6 +164,7 @@ func TestPostgresLifecycle(t *testing.T) {
 		t.Fatalf("first sync: %+v", first)
 	}
 
+	step("first sync done")
 	// The case study landed, and the six current-state tables hold it.
 	dsn := wh.DSN()
 	graph := query(t, dsn, `SELECT segment_id, canonical_segment_id, triggering_event_type, triggering_event_id FROM main.id_graph_updates ORDER BY seq`)
@@ -187,6 +193,7 @@ func TestPostgresLifecycle(t *testing.T) {
 	wantRows(t, "event tables", query(t, dsn, `SELECT 'pages', count(*) FROM main.pages UNION ALL SELECT 'identifies', count(*) FROM main.identifies`),
 		[]string{"pages", "2"}, []string{"identifies", "2"})
 
+	step("views checked")
 	// More events and sync now: only the new rows move.
 	d.track(src.WriteKey,
 		map[string]any{"type": "page", "messageId": "E5", "anonymousId": "c9", "name": "Blog"},
@@ -207,6 +214,7 @@ func TestPostgresLifecycle(t *testing.T) {
 	}
 	wantRows(t, "the new profile's trait", query(t, dsn, `SELECT count(*) FROM main.profile_traits WHERE secret_note = $1`, secretTrait), []string{"1"})
 
+	step("second sync done")
 	// Disable: the schedule pauses, sync now is refused, no run starts.
 	d.cliJSON("admin", "", &st, "warehouse", "disable", id)
 	if st.Status.State != "disabled" || !st.Paused {
@@ -222,6 +230,7 @@ func TestPostgresLifecycle(t *testing.T) {
 	}
 	reports := d.cli("viewer", "", "--json", "syncs", "list", id).stdout
 
+	step("disabled")
 	// Enable resumes the schedule; delete is refused until disabled again.
 	d.cliJSON("admin", "", &st, "warehouse", "enable", id)
 	if st.Status.State != "enabled" || st.Paused || len(st.NextSyncs) == 0 {
@@ -235,6 +244,7 @@ func TestPostgresLifecycle(t *testing.T) {
 		t.Fatalf("delete while disabled: exit %d %s%s", r.code, r.stdout, r.stderr)
 	}
 
+	step("deleted")
 	// The credentials and the schedule are gone.
 	stor, err := store.Open(context.Background(), storeDSN, store.Options{})
 	if err != nil {
@@ -249,6 +259,7 @@ func TestPostgresLifecycle(t *testing.T) {
 		t.Errorf("the sync schedule survived the delete:\n%s", out)
 	}
 
+	step("checked deletion")
 	// Secrets stay secret: no workflow history, log line or report holds
 	// the password or the trait value.
 	wfList, err := d.temporalCLI("workflow", "list", "--limit", "1000", "-o", "json")

@@ -16,6 +16,7 @@ BIN=${PROFILESYNC_BIN:-bin}
 
 mkdir -p "$DATA"
 chmod 700 "$DATA"
+DATA_ABS=$(cd "$DATA" && pwd)
 # The key that encrypts warehouse credentials, and a local staff token.
 if [ ! -s "$DATA/master.key" ]; then
 	(umask 077; head -c 32 /dev/urandom | base64 > "$DATA/master.key")
@@ -61,7 +62,7 @@ if [ ! -s "$DATA/write_key" ]; then
 	mv "$DATA/write_key.tmp" "$DATA/write_key"
 fi
 if [ ! -s "$DATA/warehouse_id" ]; then
-	cli --json warehouse add local --space default --type duckdb --path "$PWD/$DATA/warehouse.duckdb" --schema default \
+	cli --json warehouse add local --space default --type duckdb --path "$DATA_ABS/warehouse.duckdb" --schema default \
 		| sed -n 's/^ *"id": "\(wh_[a-z0-9]*\)".*/\1/p' | head -n1 > "$DATA/warehouse_id.tmp"
 	cli warehouse approve "$(cat "$DATA/warehouse_id.tmp")" >/dev/null
 	mv "$DATA/warehouse_id.tmp" "$DATA/warehouse_id"
