@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ type config struct {
 	DedupeWindow  time.Duration
 	Resolvers     bool
 	Temporal      bool
+	ChunkSize     int
 	LogFormat     string
 	LogLevel      string
 }
@@ -65,6 +67,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.DedupeWindow, "dedupe-window", 24*time.Hour, "how long a messageId is remembered per source (PROFILESYNC_DEDUPE_WINDOW)")
 	fs.BoolVar(&c.Resolvers, "resolvers", envBool("PROFILESYNC_RESOLVERS", true), "run the identity resolvers in this process (PROFILESYNC_RESOLVERS)")
 	fs.BoolVar(&c.Temporal, "temporal", envBool("PROFILESYNC_TEMPORAL", true), "run the Temporal worker in this process (PROFILESYNC_TEMPORAL)")
+	fs.IntVar(&c.ChunkSize, "chunk-size", envInt(getenv, "PROFILESYNC_CHUNK_SIZE", 50_000), "rows per loaded chunk: each is one warehouse transaction (PROFILESYNC_CHUNK_SIZE)")
 	fs.StringVar(&c.LogFormat, "log-format", env("PROFILESYNC_LOG_FORMAT", "text"), "log format: text or json (PROFILESYNC_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("PROFILESYNC_LOG_LEVEL", "info"), "log level: debug, info, warn, error (PROFILESYNC_LOG_LEVEL)")
 	if v := getenv("PROFILESYNC_DEDUPE_WINDOW"); v != "" {
@@ -87,6 +90,14 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return c, errors.New("dedupe window must be positive")
 	}
 	return c, nil
+}
+
+// envInt reads a positive integer from the environment, or def.
+func envInt(getenv func(string) string, key string, def int) int {
+	if n, err := strconv.Atoi(getenv(key)); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 // masterKey returns the decoded master key, or nil when none is configured.

@@ -74,6 +74,7 @@ func newWorker(c client.Client, cfg config, st store.Store, logger *slog.Logger)
 		Store:     st,
 		Temporal:  c,
 		TaskQueue: cfg.TaskQueue,
+		ChunkSize: cfg.ChunkSize,
 		Logger:    logger.With("component", "activities"),
 	})
 	return w
