@@ -45,7 +45,7 @@ func (c *chunkRows) table(t adapters.Table) *tableRows {
 func (c *chunkRows) discard(table, column string, value any, reason, rowID string, receivedAt any) {
 	t := c.table(adapters.Discards())
 	r := t.row()
-	r.set("id", adapters.String, discardID(table, column, rowID))
+	r.set("id", adapters.String, discardID(table, column, rowID, textOf(value), reason))
 	r.set("table_name", adapters.String, table)
 	r.set("column_name", adapters.String, column)
 	if value != nil {
@@ -58,11 +58,12 @@ func (c *chunkRows) discard(table, column string, value any, reason, rowID strin
 	r.done()
 }
 
-// discardID is the id of the discard of a column of a row: the hex of the
-// first 16 bytes of SHA-1 over table, column and row id.
-func discardID(table, column, rowID string) string {
+// discardID is the id of a discarded value: the hex of the first 16 bytes
+// of SHA-1 over table, column, row id, value and reason (two traits of a row
+// can lose the same column).
+func discardID(fields ...string) string {
 	h := sha1.New()
-	for _, s := range []string{table, column, rowID} {
+	for _, s := range fields {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
