@@ -16,9 +16,10 @@
 //	spaces                       id, name, rules (identity.Rules as JSON), created_at
 //	sources                      id, space_id → spaces, name, slug,
 //	                             write_key_sha256 (unique; the key itself is never kept), created_at
-//	inbox                        pos (identity / autoincrement primary key), space_id, source_id,
-//	                             message_id, type, received_at, timestamp, payload;
-//	                             index (space_id, pos) for ReadInbox and Events
+//	inbox                        pos, space_id, source_id, message_id, type, received_at,
+//	                             timestamp, payload; keyed (space_id, pos) in PostgreSQL (pos is an
+//	                             identity column), pos INTEGER PRIMARY KEY AUTOINCREMENT plus an
+//	                             index (space_id, pos) in SQLite
 //	inbox_minutes                (space_id, minute) → min_pos, max_pos: the positions of the events
 //	                             received in each minute; the time → position index EventPosAt reads
 //	inbox_dedupe                 key (16-byte digest of source_id, message_id) → received_at of the
