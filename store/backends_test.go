@@ -108,3 +108,32 @@ func count(t *testing.T, db *sql.DB, query string, args ...any) int {
 	}
 	return n
 }
+
+// TestSQLiteDSNForms opens each accepted spelling of a SQLite DSN.
+func TestSQLiteDSNForms(t *testing.T) {
+	dir := t.TempDir()
+	for _, dsn := range []string{
+		filepath.Join(dir, "plain.db"),
+		"sqlite:" + filepath.Join(dir, "prefixed.db"),
+		"file:" + filepath.Join(dir, "uri.db") + "?cache=private",
+		":memory:",
+		"sqlite::memory:",
+	} {
+		t.Run(dsn, func(t *testing.T) {
+			ctx := context.Background()
+			s := openStore(t, dsn, Options{})
+			if err := s.CreateSpace(ctx, Space{ID: "sp", Name: "sp"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Append(ctx, []InboxEvent{event("sp", "m", t0)}, 0); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.ReadInbox(ctx, "sp", 0, 10); err != nil || len(got) != 1 {
+				t.Fatalf("ReadInbox = %v, %v", got, err)
+			}
+		})
+	}
+	if _, err := Open(context.Background(), "sqlite:", Options{}); err == nil {
+		t.Error("Open accepted an empty SQLite path")
+	}
+}
