@@ -13,16 +13,20 @@
 // decrypted credentials from the store, opens the warehouse through Open,
 // and closes it before returning (DuckDB holds a file lock while open).
 // Credentials never leave the activity: not in payloads, heartbeat details,
-// logs or errors. Every error an activity returns passes through a last
+// logs or errors. Logs carry ids and counts only; error text goes to
+// Temporal. Every error an activity returns passes through a last
 // check that strips the secret should an adapter ever let it through.
 //
 // # Loading
 //
 // LoadIdentity, LoadEvents and LoadEventsRange read the store in chunks of
 // ChunkSize rows from the warehouse's watermark of their stream up to the
-// sync's cut, convert them into landed rows (rows.go, events.go, traits.go),
-// create the tables and columns a chunk needs, and hand each chunk to the
-// adapter, which merges it by id and moves the watermark in one transaction.
+// sync's cut, convert them into landed rows (identity.go for the change
+// logs, events.go for the event tables; names, types and coercion from the
+// columns package), create the tables and columns a chunk needs
+// (loader.go), and hand each chunk to the adapter, which merges it by id and
+// moves the watermark in one transaction. Values that do not fit their
+// column go to the discards table, in the same chunk.
 // They heartbeat after every chunk (and from a ticker while a chunk loads)
 // with numbers only, and on a retry resume from the warehouse's watermark,
 // taking the row counts of earlier attempts from the heartbeat details.

@@ -140,7 +140,8 @@ func (a *Activities) runLoad(ctx context.Context, w *openedWarehouse, job loadJo
 
 	fail := func(what string, err error) (workflows.LoadOutput, error) {
 		out := output(job.primary, tables)
-		log.Warn("load failed", "watermark", wm, "rows", out.Rows, "chunks", prog.Chunks, "error", scrub(errText(err), w.secret))
+		// The error goes to Temporal; logs carry ids and counts only.
+		log.Warn("load failed", "watermark", wm, "rows", out.Rows, "chunks", prog.Chunks, "auth", isAuthError(err))
 		return out, w.fail(ctx, what, err, out)
 	}
 	for wm < job.upto {
@@ -214,13 +215,6 @@ func output(primary string, tables map[string]int64) workflows.LoadOutput {
 		out.Tables = nil
 	}
 	return out
-}
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
 
 // progressTables are the tables whose row counts the heartbeat details

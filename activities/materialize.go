@@ -22,7 +22,7 @@ func (a *Activities) Materialize(ctx context.Context, in workflows.MaterializeIn
 	written, err := w.Materialize(ctx, in.UptoSeq)
 	hb.stop()
 	if err != nil {
-		log.Warn("materialize failed", "upto_seq", in.UptoSeq, "error", scrub(err.Error(), w.secret))
+		log.Warn("materialize failed", "upto_seq", in.UptoSeq, "auth", isAuthError(err))
 		return workflows.LoadOutput{}, w.fail(ctx, "materializing", err)
 	}
 	out := workflows.LoadOutput{Table: workflows.ReportMaterialize, Tables: map[string]int64{}}

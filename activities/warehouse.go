@@ -106,7 +106,7 @@ func (a *Activities) openWarehouse(ctx context.Context, id string) (*openedWareh
 // close closes the warehouse, logging a failure.
 func (w *openedWarehouse) close(a *Activities) {
 	if err := w.Close(); err != nil {
-		a.logger().Warn("closing warehouse", "warehouse_id", w.record.ID, "error", scrub(err.Error(), w.secret))
+		a.logger().Warn("closing warehouse failed", "warehouse_id", w.record.ID)
 	}
 }
 
