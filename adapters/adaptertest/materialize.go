@@ -158,6 +158,24 @@ func testMaterializeCaseStudy(t *testing.T, open Open) {
 		t.Errorf("empty window wrote %v", written)
 	}
 	e.checkWindow2(c, lastSeen)
+
+	// Window 3 (seq 13): P0's next snapshot drops vip and last_seen, changes
+	// age and keeps the rest; every trait row then carries its seq.
+	e.load(adapters.Chunk{Stream: "identity", After: 10, Upto: 13, Tables: []adapters.Rows{
+		{Table: adapters.TableProfileTraitsUpdates, Columns: append(slices.Clone(traitsColumns), "email", "plan", "age", "score", "vip", "last_seen"), Values: [][]any{
+			c.traits(13, "P0", "jane@example.com", nil, int64(43), 2.5, nil, nil),
+		}},
+	}})
+	e.materialize(13)
+	e.wantRows("window 3: profile_traits", e.rows(adapters.TableProfileTraits,
+		"canonical_segment_id", "merged_to", "email", "plan", "age", "score", "vip", "last_seen", "seq"), [][]any{
+		{"P0", nil, "jane@example.com", nil, 43, 2.5, nil, nil, 13},
+		{"P1", "P0", nil, nil, nil, nil, nil, nil, 7},
+		{"P2", "P0", nil, nil, nil, nil, nil, nil, 8},
+	})
+	e.wantTraits("window 3", map[string]map[string]any{"P0": {
+		"email": "jane@example.com", "age": int64(43), "score": 2.5,
+	}}, 13)
 }
 
 func (e *env) checkWindow2(c caseStudy, lastSeen time.Time) {

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+
 	"github.com/profilesync/profilesync/adapters"
 )
 
@@ -120,6 +123,12 @@ func (w *Warehouse) loadRows(ctx context.Context, tx *sql.Tx, i int, r adapters.
 	if len(values) == 0 {
 		return 0, nil
 	}
+	// Most chunks hold only new ids: copy them straight into the target,
+	// and fall back to the staging table if an id already exists.
+	direct, err := w.copyDirect(ctx, tx, r.Table, r.Columns, values)
+	if err != nil || direct {
+		return int64(len(values)), err
+	}
 	stage := "_profilesync_stage_" + strconv.Itoa(i)
 	if _, err := tx.ExecContext(ctx, "CREATE TEMP TABLE "+quoteIdent(stage)+" (LIKE "+w.QualifiedName(r.Table)+") ON COMMIT DROP"); err != nil {
 		return 0, fmt.Errorf("loading %s: creating staging table: %w", r.Table, err)
@@ -132,6 +141,30 @@ func (w *Warehouse) loadRows(ctx context.Context, tx *sql.Tx, i int, r adapters.
 		return 0, fmt.Errorf("loading %s: merging %d rows: %w", r.Table, len(values), err)
 	}
 	return res.RowsAffected()
+}
+
+// copyDirect copies rows into the target table under a savepoint. It
+// reports false, having rolled back to the savepoint, if an id already
+// exists in the target.
+func (w *Warehouse) copyDirect(ctx context.Context, tx *sql.Tx, table string, cols []string, rows [][]any) (bool, error) {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT profilesync_copy"); err != nil {
+		return false, fmt.Errorf("loading %s: %w", table, err)
+	}
+	err := copyIn(ctx, tx, w.QualifiedName(table), cols, rows)
+	if pq.As(err, pqerror.UniqueViolation) != nil {
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT profilesync_copy"); err != nil {
+			return false, fmt.Errorf("loading %s: %w", table, err)
+		}
+		w.log.DebugContext(ctx, "ids exist: merging through a staging table", "table", table)
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("loading %s: copying %d rows: %w", table, len(rows), err)
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT profilesync_copy"); err != nil {
+		return false, fmt.Errorf("loading %s: %w", table, err)
+	}
+	return true, nil
 }
 
 // checkRows checks that r names existing columns, id among them, and that

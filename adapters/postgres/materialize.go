@@ -18,10 +18,12 @@ const materializeStream = "materialize"
 // latest snapshot per canonical profile, and the external_id_mapping rows
 // the window changed.
 const (
-	tmpGraph   = "_profilesync_graph"
-	tmpMapping = "_profilesync_mapping"
-	tmpTraits  = "_profilesync_traits"
-	tmpChanged = "_profilesync_mapping_changed"
+	tmpGraph      = "_profilesync_graph"
+	tmpMapping    = "_profilesync_mapping"
+	tmpTraits     = "_profilesync_traits"
+	tmpChanged    = "_profilesync_mapping_changed"
+	tmpUserTraits = "_profilesync_user_traits"
+	tmpRemoved    = "_profilesync_removed_traits"
 )
 
 // Materialize brings the current-state tables up to date with the change
@@ -84,24 +86,32 @@ func (m *materializer) t(table string) string { return m.w.QualifiedName(table) 
 
 // exec runs a statement and adds the rows it affected to table's count.
 func (m *materializer) exec(ctx context.Context, table, what, query string, args ...any) error {
+	start := time.Now()
 	res, err := m.tx.ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	if table != "" {
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
 		m.written[table] += n
 	}
+	m.w.log.DebugContext(ctx, "materialize step", "step", what, "rows", n, "duration", time.Since(start))
 	return nil
 }
 
 func (m *materializer) run(ctx context.Context, from, upto int64) error {
-	// Stable text for user_traits: shortest exact floats.
-	if err := m.exec(ctx, "", "setting extra_float_digits", "SET LOCAL extra_float_digits = 1"); err != nil {
-		return err
+	// Stable text for user_traits: shortest exact floats. The window is
+	// small next to the tables and their pages are mostly cached: make
+	// index probes look as cheap as they are, so that the planner joins the
+	// window to the tables through their keys instead of scanning them, and
+	// skip JIT compilation, which costs more than these statements.
+	for _, set := range []string{"extra_float_digits = 1", "random_page_cost = 1.1", "jit = off"} {
+		if err := m.exec(ctx, "", "setting "+set, "SET LOCAL "+set); err != nil {
+			return err
+		}
 	}
 	if err := m.ensureTables(ctx); err != nil {
 		return err
@@ -163,6 +173,15 @@ func (m *materializer) ensureTables(ctx context.Context) error {
 	return nil
 }
 
+// traitNames returns the names of the trait columns, as query arguments.
+func (m *materializer) traitNames() []any {
+	names := make([]any, len(m.traits))
+	for i, c := range m.traits {
+		names[i] = c.Name
+	}
+	return names
+}
+
 // pgType maps a type as format_type prints it back to a column type.
 func pgType(formatted string) adapters.Type {
 	if strings.HasPrefix(formatted, "timestamp") {
@@ -171,21 +190,28 @@ func pgType(formatted string) adapters.Type {
 	return columnType(formatted)
 }
 
-// createTemp creates a temporary table from a query and analyzes it, so that
-// the planner joins it to the big tables through their indexes.
-func (m *materializer) createTemp(ctx context.Context, name, query string, args ...any) error {
+// createTemp creates a temporary table from a query. The tables the window
+// joins to big tables are analyzed (analyze), so that the planner knows they
+// are small and goes through the big tables' keys.
+func (m *materializer) createTemp(ctx context.Context, name string, analyze bool, query string, args ...any) error {
 	if err := m.exec(ctx, "", "creating "+name, "CREATE TEMP TABLE "+quoteIdent(name)+" ON COMMIT DROP AS "+query, args...); err != nil {
 		return err
+	}
+	if !analyze {
+		return nil
 	}
 	return m.exec(ctx, "", "analyzing "+name, "ANALYZE "+quoteIdent(name))
 }
 
 const metaList = `seq, "timestamp", received_at, uuid_ts`
 
+// metaSet sets the meta columns from EXCLUDED in an upsert.
+const metaSet = `seq = EXCLUDED.seq, "timestamp" = EXCLUDED."timestamp", received_at = EXCLUDED.received_at, uuid_ts = EXCLUDED.uuid_ts`
+
 // graph maintains id_graph and profile_merges: per segment_id the window's
 // latest row, when it is newer than the one held.
 func (m *materializer) graph(ctx context.Context, from, upto int64) error {
-	err := m.createTemp(ctx, tmpGraph, `SELECT DISTINCT ON (segment_id) segment_id, canonical_segment_id, `+metaList+`
+	err := m.createTemp(ctx, tmpGraph, true, `SELECT DISTINCT ON (segment_id) segment_id, canonical_segment_id, `+metaList+`
 		FROM `+m.t(adapters.TableIDGraphUpdates)+`
 		WHERE seq > $1 AND seq <= $2 AND segment_id IS NOT NULL
 		ORDER BY segment_id, seq DESC`, from, upto)
@@ -214,7 +240,7 @@ const mappingList = `external_id_hash, external_id_type, external_id_value, segm
 // existing mappings of segment_ids the window re-pointed. Changed rows are
 // kept for user_identifiers.
 func (m *materializer) mappings(ctx context.Context, from, upto int64) error {
-	err := m.createTemp(ctx, tmpMapping, `SELECT DISTINCT ON (u.external_id_hash)
+	err := m.createTemp(ctx, tmpMapping, false, `SELECT DISTINCT ON (u.external_id_hash)
 			u.external_id_hash, u.external_id_type, u.external_id_value, u.segment_id,
 			COALESCE(g.canonical_segment_id, u.segment_id) AS canonical_segment_id,
 			u.seq, u."timestamp", u.received_at, u.uuid_ts
@@ -225,7 +251,7 @@ func (m *materializer) mappings(ctx context.Context, from, upto int64) error {
 	if err != nil {
 		return err
 	}
-	if err := m.createTemp(ctx, tmpChanged, `SELECT `+mappingList+` FROM `+tmpMapping+` WHERE false`); err != nil {
+	if err := m.createTemp(ctx, tmpChanged, false, `SELECT `+mappingList+` FROM `+tmpMapping+` WHERE false`); err != nil {
 		return err
 	}
 	table := adapters.TableExternalIDMapping
@@ -272,22 +298,23 @@ func (m *materializer) profileTraits(ctx context.Context, from, upto int64) erro
 	for _, c := range m.traits {
 		traitList += ", " + quoteIdent(c.Name)
 	}
-	err := m.createTemp(ctx, tmpTraits, `SELECT DISTINCT ON (segment_id) segment_id, `+metaList+traitList+`
+	err := m.createTemp(ctx, tmpTraits, true, `SELECT DISTINCT ON (segment_id) segment_id, `+metaList+traitList+`
 		FROM `+m.t(adapters.TableProfileTraitsUpdates)+`
 		WHERE seq > $1 AND seq <= $2 AND segment_id IS NOT NULL
 		ORDER BY segment_id, seq DESC`, from, upto)
 	if err != nil {
 		return err
 	}
-	// A snapshot of a profile merged away since does not apply.
+	// A snapshot of a profile merged away since does not apply. Snapshots
+	// are only written for canonical profiles, so a profile with a snapshot
+	// in the window can only have been merged away in the window.
 	err = m.exec(ctx, "", "dropping snapshots of merged profiles", `DELETE FROM `+tmpTraits+` p
-		USING `+m.t(adapters.TableIDGraph)+` g
+		USING `+tmpGraph+` g
 		WHERE g.segment_id = p.segment_id AND g.canonical_segment_id <> g.segment_id`)
 	if err != nil {
 		return err
 	}
 	table := adapters.TableProfileTraits
-	meta := `seq = EXCLUDED.seq, "timestamp" = EXCLUDED."timestamp", received_at = EXCLUDED.received_at, uuid_ts = EXCLUDED.uuid_ts`
 	nulls, sets := "", ""
 	for _, c := range m.traits {
 		nulls += ", " + quoteIdent(c.Name) + " = NULL"
@@ -296,7 +323,25 @@ func (m *materializer) profileTraits(ctx context.Context, from, upto int64) erro
 	err = m.exec(ctx, table, "writing tombstones", `INSERT INTO `+m.t(table)+` AS t (canonical_segment_id, merged_to, `+metaList+`)
 		SELECT segment_id, canonical_segment_id, `+metaList+` FROM `+tmpGraph+`
 		WHERE canonical_segment_id <> segment_id
-		ON CONFLICT (canonical_segment_id) DO UPDATE SET merged_to = EXCLUDED.merged_to, `+meta+nulls)
+		ON CONFLICT (canonical_segment_id) DO UPDATE SET merged_to = EXCLUDED.merged_to, `+metaSet+nulls)
+	if err != nil {
+		return err
+	}
+	// The traits the new snapshots no longer hold, for user_traits: read
+	// from the rows the snapshots are about to replace.
+	removed := make([]string, len(m.traits))
+	for i, c := range m.traits {
+		col := quoteIdent(c.Name)
+		removed[i] = fmt.Sprintf("($%d, o.%s IS NOT NULL AND p.%s IS NULL)", i+1, col, col)
+	}
+	if len(removed) == 0 {
+		removed = []string{"(NULL::text, false)"}
+	}
+	err = m.createTemp(ctx, tmpRemoved, true, `SELECT p.segment_id, v.name
+		FROM `+tmpTraits+` p
+		JOIN `+m.t(table)+` o ON o.canonical_segment_id = p.segment_id
+		CROSS JOIN LATERAL (VALUES `+strings.Join(removed, ", ")+`) AS v(name, removed)
+		WHERE v.removed`, m.traitNames()...)
 	if err != nil {
 		return err
 	}
@@ -310,32 +355,45 @@ func (m *materializer) profileTraits(ctx context.Context, from, upto int64) erro
 	}
 	return m.exec(ctx, table, "applying snapshots", `INSERT INTO `+m.t(table)+` AS t (canonical_segment_id, merged_to, `+metaList+traitList+`)
 		SELECT segment_id, NULL, `+metaList+traitList+` FROM `+tmpTraits+`
-		ON CONFLICT (canonical_segment_id) DO UPDATE SET merged_to = NULL, `+meta+sets)
+		ON CONFLICT (canonical_segment_id) DO UPDATE SET merged_to = NULL, `+metaSet+sets)
 }
 
-// userTraits maintains user_traits: the rows of profiles merged away or with
-// a new snapshot are deleted, then one row per non-null trait of each new
-// snapshot is inserted.
+// userTraits maintains user_traits: the rows of profiles merged away in the
+// window are deleted; for each new snapshot, the traits it no longer holds
+// (found by profileTraits) are deleted and the others upserted (an update in place, which PostgreSQL
+// can do without touching the index, costs less than a delete and an
+// insert), so every row of the profile carries the snapshot's seq.
 func (m *materializer) userTraits(ctx context.Context, _, _ int64) error {
 	table := adapters.TableUserTraits
-	err := m.exec(ctx, table, "deleting "+table, `DELETE FROM `+m.t(table)+` t
-		USING (SELECT segment_id FROM `+tmpGraph+` WHERE canonical_segment_id <> segment_id
-			UNION SELECT segment_id FROM `+tmpTraits+`) d
-		WHERE t.canonical_segment_id = d.segment_id`)
-	if err != nil || len(m.traits) == 0 {
+	err := m.exec(ctx, table, "deleting traits of merged profiles", `DELETE FROM `+m.t(table)+` t
+		USING `+tmpGraph+` g
+		WHERE t.canonical_segment_id = g.segment_id AND g.canonical_segment_id <> g.segment_id`)
+	if err != nil {
 		return err
 	}
 	values := make([]string, len(m.traits))
-	args := make([]any, len(m.traits))
 	for i, c := range m.traits {
 		values[i] = fmt.Sprintf("($%d, %s)", i+1, traitText(c))
-		args[i] = c.Name
 	}
-	return m.exec(ctx, table, "inserting "+table, `INSERT INTO `+m.t(table)+` (canonical_segment_id, name, value, `+metaList+`)
-		SELECT p.segment_id, v.name, v.value, p.seq, p."timestamp", p.received_at, p.uuid_ts
+	if len(values) == 0 {
+		values = []string{"(NULL::text, NULL::text)"}
+	}
+	err = m.createTemp(ctx, tmpUserTraits, false, `SELECT p.segment_id, v.name, v.value, p.seq, p."timestamp", p.received_at, p.uuid_ts
 		FROM `+tmpTraits+` p
 		CROSS JOIN LATERAL (VALUES `+strings.Join(values, ", ")+`) AS v(name, value)
-		WHERE v.value IS NOT NULL`, args...)
+		WHERE v.value IS NOT NULL`, m.traitNames()...)
+	if err != nil {
+		return err
+	}
+	err = m.exec(ctx, table, "deleting removed traits", `DELETE FROM `+m.t(table)+` t
+		USING `+tmpRemoved+` r
+		WHERE t.canonical_segment_id = r.segment_id AND t.name = r.name`)
+	if err != nil {
+		return err
+	}
+	return m.exec(ctx, table, "upserting traits", `INSERT INTO `+m.t(table)+` AS t (canonical_segment_id, name, value, `+metaList+`)
+		SELECT segment_id, name, value, `+metaList+` FROM `+tmpUserTraits+`
+		ON CONFLICT (canonical_segment_id, name) DO UPDATE SET value = EXCLUDED.value, `+metaSet)
 }
 
 // traitText renders a trait column of the snapshot p as user_traits text.

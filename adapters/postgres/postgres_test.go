@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"io"
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -16,13 +18,13 @@ type testDB struct {
 }
 
 // newTestDB creates a test database for the life of t, or skips t.
-func newTestDB(t *testing.T) *testDB {
+func newTestDB(t testing.TB) *testDB {
 	t.Helper()
 	return &testDB{dsn: testenv.PostgresDSN(t)}
 }
 
 // config returns the settings of a fresh random schema in the test database.
-func (d *testDB) config(t *testing.T) adapters.Config {
+func (d *testDB) config(t testing.TB) adapters.Config {
 	t.Helper()
 	u, err := url.Parse(d.dsn)
 	if err != nil {
@@ -44,12 +46,13 @@ func (d *testDB) config(t *testing.T) adapters.Config {
 }
 
 // open opens a Warehouse on a fresh schema.
-func (d *testDB) open(t *testing.T) *Warehouse {
+func (d *testDB) open(t testing.TB) *Warehouse {
 	t.Helper()
 	w, err := open(d.config(t))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	w.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return w
 }
 

@@ -143,7 +143,13 @@ func (w *Warehouse) ensureTable(ctx context.Context, q querier, table string, co
 			defs = append(defs, columnDef(c))
 		}
 		defs = append(defs, "PRIMARY KEY ("+quoteList(key)+")")
-		if _, err := q.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+name+" (\n\t"+strings.Join(defs, ",\n\t")+")"); err != nil {
+		create := "CREATE TABLE IF NOT EXISTS " + name + " (\n\t" + strings.Join(defs, ",\n\t") + ")"
+		if _, ok := keyedTable(table); ok {
+			// Materialize updates these rows in place: leave room on each
+			// page for HOT updates, which write no index entries.
+			create += " WITH (fillfactor = 90)"
+		}
+		if _, err := q.ExecContext(ctx, create); err != nil {
 			return fmt.Errorf("creating table %s: %w", table, err)
 		}
 		w.log.InfoContext(ctx, "created table", "table", table, "columns", len(missing))
