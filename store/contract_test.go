@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -294,13 +295,45 @@ func testCredentials(t *testing.T, b backend) {
 			}
 		}
 	}
-	var dump []byte
-	if err := raw.QueryRow("SELECT ciphertext FROM warehouse_credentials WHERE warehouse_id = $1", "wh2").Scan(&dump); err != nil {
+	var sealed []byte
+	if err := raw.QueryRow("SELECT ciphertext FROM warehouse_credentials WHERE warehouse_id = $1", "wh2").Scan(&sealed); err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(dump, []byte(plaintext)) || len(dump) < len(secret)+16 {
-		t.Errorf("stored ciphertext %x is not sealed", dump)
+	if bytes.Contains(sealed, []byte(plaintext)) || len(sealed) < len(secret)+16 {
+		t.Errorf("stored ciphertext %x is not sealed", sealed)
 	}
+	if b.name == "postgres" {
+		if data, ok := pgRelationBytes(t, raw, "warehouse_credentials"); ok {
+			if !bytes.Contains(data, sealed) {
+				t.Error("the heap file read does not hold the stored ciphertext")
+			}
+			if bytes.Contains(data, []byte(plaintext)) {
+				t.Error("the warehouse_credentials heap file contains the plaintext")
+			}
+		}
+	}
+}
+
+// pgRelationBytes reads a table's heap file after a checkpoint, when the
+// server is local and the test may read its data directory; ok is false
+// otherwise.
+func pgRelationBytes(t *testing.T, db *sql.DB, table string) (data []byte, ok bool) {
+	t.Helper()
+	var dir, rel string
+	if _, err := db.Exec("CHECKPOINT"); err != nil {
+		t.Logf("not reading the heap file: %v", err)
+		return nil, false
+	}
+	if err := db.QueryRow("SELECT current_setting('data_directory'), pg_relation_filepath($1)", table).Scan(&dir, &rel); err != nil {
+		t.Logf("not reading the heap file: %v", err)
+		return nil, false
+	}
+	data, err := os.ReadFile(filepath.Join(dir, rel))
+	if err != nil {
+		t.Logf("not reading the heap file: %v", err)
+		return nil, false
+	}
+	return data, true
 }
 
 func testSyncRuns(t *testing.T, b backend) {
