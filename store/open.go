@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -32,9 +33,11 @@ var (
 
 // Open opens the store named by dsn and brings its schema up to date.
 //
-// A DSN starting with postgres:// or postgresql:// opens PostgreSQL;
-// anything else is a SQLite database: a file path, a "sqlite:" prefix
-// followed by a path, or a "file:" URI.
+// A DSN starting with postgres:// or postgresql:// opens PostgreSQL through
+// a pgx pool (pool_max_conns and the other pgxpool parameters apply; other
+// parameters are server settings, such as search_path). Anything else is a
+// SQLite database: a file path, a "sqlite:" prefix followed by a path, or a
+// "file:" URI; ":memory:" works, on a single connection.
 func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -44,7 +47,7 @@ func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 	}
 	sealer, err := newSealer(opts.MasterKey)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opening store: %w", err)
 	}
 	if isPostgres(dsn) {
 		return openPostgres(ctx, dsn, opts, sealer)
