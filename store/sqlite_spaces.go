@@ -135,7 +135,7 @@ func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([
 		return nil, err
 	}
 	defer rows.Close()
-	var out []T
+	out := []T{} // empty, not nil, like pgx.CollectRows
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
