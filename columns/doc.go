@@ -11,7 +11,7 @@
 //	cols := n.ForEventTable(table)
 //	row := columns.Resolve(append(columns.Flatten("", properties), columns.Flatten("context", context)...))
 //	for _, f := range row {
-//		name := cols.Column(f.Path...) // context_app_version, _id, ...
+//		name := cols.ColumnOf(f) // context_app_version, _id, ...
 //		if f.ShadowedBy != nil {
 //			// another key of the row took the column: discard f.Value
 //		}
@@ -19,7 +19,7 @@
 //	}
 //	add, widen, overflow := columns.Plan(existing, batchTypes, dialect.MaxColumns())
 //	// ... after the schema change, per value:
-//	v, err := columns.Coerce(value, tableTypes[name], 512) // err.Error() is the discard reason
+//	v, err := columns.Coerce(value, tableTypes[name], columns.MaxStringLength(dialect.Name())) // err.Error() is the discard reason
 //
 // # Names
 //
@@ -36,7 +36,9 @@
 //     keep different columns.
 //  3. A name that starts with a digit, is a reserved word of the warehouse,
 //     or is taken — for tables, the name of a table Profiles Sync lands
-//     (identifies, tracks, discards, id_graph, ...); for columns, a standard
+//     (identifies, tracks, discards, id_graph, ...) and those added with
+//     ReservingTables (the activities add the report rows "events" and
+//     "materialize"); for columns, a standard
 //     column of the target table (id, received_at, user_id, event, ... from
 //     adapters.EventTable, or adapters.ReservedTraitColumns for traits) —
 //     gets a "_" prefix, as Redshift does: 3doctors → _3doctors,
@@ -64,5 +66,7 @@
 // RFC 3339 timestamps, strings); Coerce converts a value for an existing
 // column or says why it cannot, in words fit for discards; Widen allows only
 // int → float; Plan lists the columns to add and widen and those past the
-// warehouse's column limit.
+// warehouse's column limit. MaxStringLength is the longest string a
+// dialect's String column takes (65,535 bytes on PostgreSQL and DuckDB,
+// Redshift's VARCHAR(MAX)); Coerce refuses longer ones, for discards.
 package columns

@@ -214,6 +214,11 @@ func checkFields(t *testing.T, fields []Field, namers []Namer) {
 	}
 	for _, n := range namers {
 		cols := map[string][]string{}
+		for _, f := range fields {
+			if got, want := n.ColumnOf(f), n.Column(f.Path...); got != want {
+				t.Fatalf("ColumnOf(%q) = %q, Column = %q", f.Path, got, want)
+			}
+		}
 		for _, path := range winners {
 			c := n.Column(path...)
 			if other, dup := cols[c]; dup {

@@ -163,6 +163,33 @@ func (n Namer) Reserving(names ...string) Namer {
 	return n.only(append(all, names...))
 }
 
+// ReservingTables returns a Namer whose Table also treats names as taken,
+// in addition to the landed tables: names that mean something else to the
+// caller, such as the rows of a sync report that stand for a whole step
+// ("events", "materialize"), so that no Track event's table can be mistaken
+// for them.
+func (n Namer) ReservingTables(names ...string) Namer {
+	tables := make(map[string]bool, len(n.tables)+len(names))
+	for name := range n.tables {
+		tables[name] = true
+	}
+	for _, name := range names {
+		tables[strings.ToLower(name)] = true
+	}
+	n.tables = tables
+	return n
+}
+
+// ColumnOf returns the column of a Field from Flatten or Resolve: the same
+// name as Column(f.Path...), computed from f.Key without converting the
+// path again.
+func (n Namer) ColumnOf(f Field) string {
+	if f.Key == "" {
+		return n.Column(f.Path...)
+	}
+	return n.name(f.Key, "", n.rules.MaxColumn, n.taken, n.rules.ReservedPrefixes)
+}
+
 // only returns a copy of n that takes exactly names.
 func (n Namer) only(names []string) Namer {
 	n.taken = set(names)

@@ -251,6 +251,13 @@ func TestNamerRules(t *testing.T) {
 		{"table, landed", pg.Table("Identifies"), "_identifies"},
 		{"table, reserved", pg.Table("user"), "_user"},
 		{"table, digit", pg.Table("3 Doctors"), "_3_doctors"},
+		{"table, report row", pg.ReservingTables("events", "Materialize").Table("Events"), "_events"},
+		{"table, report row, case", pg.ReservingTables("events", "Materialize").Table("materialize"), "_materialize"},
+		{"table, reserving keeps landed", pg.ReservingTables("events").Table("tracks"), "_tracks"},
+		{"table, not reserved without", pg.Table("Events"), "events"},
+		{"reserving tables leaves columns", pg.ReservingTables("email").Column("email"), "email"},
+		{"column of a field", ev.ColumnOf(Field{Path: []string{"receivedAt"}, Key: "received_at"}), "_received_at"},
+		{"column of a field, empty key", pg.ColumnOf(Field{Path: []string{"$"}}), pg.Column("$")},
 		{"empty is a fallback", pg.Column(""), "__" + shortHash("c"+encodePath([]string{""}))},
 	}
 	for _, tt := range tests {

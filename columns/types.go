@@ -91,6 +91,32 @@ func Widen(existing, incoming adapters.Type) (adapters.Type, bool) {
 	return existing, false
 }
 
+// MaxStringLength returns the longest string, in bytes, that a String
+// column of a dialect stores: longer values are discarded (see Coerce), not
+// truncated, so that nothing is lost silently. These are our choices:
+//
+//   - "postgres", "duckdb" and "redshift": 65,535 bytes, Redshift's
+//     VARCHAR(MAX). PostgreSQL's text and DuckDB's VARCHAR take far more,
+//     but a warehouse moved to Redshift keeps its data, and an oversize
+//     value is something a test can send.
+//   - "snowflake": 16,777,216 bytes, its VARCHAR maximum.
+//   - "bigquery": 10,485,760 bytes, its STRING maximum.
+//   - "synapse": 8,000 bytes, its VARCHAR(8000) maximum for a column that
+//     can be part of a clustered columnstore index.
+//
+// Any other dialect gets 65,535 bytes.
+func MaxStringLength(dialect string) int {
+	switch dialect {
+	case "snowflake":
+		return 16 << 20
+	case "bigquery":
+		return 10 << 20
+	case "synapse":
+		return 8000
+	}
+	return 65535
+}
+
 // A CoercionError is why a value cannot be stored in a column of a type.
 // Its message is short and fit for the reason column of discards.
 type CoercionError struct {

@@ -276,3 +276,21 @@ func FuzzCoerce(f *testing.F) {
 		}
 	})
 }
+
+func TestMaxStringLength(t *testing.T) {
+	for dialect, want := range map[string]int{
+		"postgres": 65535, "duckdb": 65535, "redshift": 65535, "snowflake": 16 << 20,
+		"bigquery": 10 << 20, "synapse": 8000, "other": 65535,
+	} {
+		if got := MaxStringLength(dialect); got != want {
+			t.Errorf("MaxStringLength(%q) = %d, want %d", dialect, got, want)
+		}
+	}
+	long := strings.Repeat("x", 65536)
+	if _, err := Coerce(long, adapters.String, MaxStringLength("postgres")); err == nil || err.Error() != "string longer than 65535 bytes" {
+		t.Errorf("oversize string: %v", err)
+	}
+	if v, err := Coerce(long[:65535], adapters.String, MaxStringLength("postgres")); err != nil || v != long[:65535] {
+		t.Errorf("string at the limit: %v", err)
+	}
+}
