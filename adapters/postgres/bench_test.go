@@ -81,9 +81,11 @@ func plainCopy(ctx context.Context, w *Warehouse, table string, cols []string, r
 }
 
 // BenchmarkIncrementalSync times Load+Materialize of 10k new change-log rows
-// (new profiles, merges of old profiles, trait updates) on top of 100k and
-// of 10M change-log rows of history, built inside the warehouse with
-// generate_series, and reports the median times and their ratio.
+// (new profiles, merges of old profiles, trait updates, the old profiles
+// drawn uniformly from the whole history) on top of 100k and of 10M
+// change-log rows of history, built inside the warehouse with
+// generate_series, and reports the median times of three rounds and their
+// ratio. Building the 10M history takes most of its run (minutes).
 func BenchmarkIncrementalSync(b *testing.B) {
 	const rounds = 3
 	db := newTestDB(b)

@@ -29,60 +29,74 @@ func (w *Warehouse) Watermark(ctx context.Context, stream string) (_ int64, err 
 	return wm, nil
 }
 
-// Load loads a chunk in one transaction: it locks the stream's watermark
-// row, skips the chunk if the watermark is at or past c.Upto, refuses it if
-// it starts past the watermark (adapters.ErrWatermarkGap), and otherwise
-// copies each run of rows into a temporary staging table and merges it into
-// its target by id (the last row of an id wins; a row replaces the target
-// row as a whole), then moves the watermark to c.Upto. If anything fails,
-// or the connection is lost, nothing is applied.
-func (w *Warehouse) Load(ctx context.Context, c adapters.Chunk) (res adapters.LoadResult, err error) {
+// Load loads a chunk in one transaction. It locks the stream's watermark
+// row; skips the chunk if the watermark is at or past c.Upto; refuses it if
+// it starts past the watermark (adapters.ErrWatermarkGap). Otherwise, for
+// each run of rows (the last row of an id wins), it copies the rows straight
+// into the target when none of their ids is there yet, the common case, or
+// else copies them into a temporary staging table and upserts that into the
+// target by id (a row replaces the target row as a whole). Then it moves
+// the watermark to c.Upto and commits. If anything fails, or the connection
+// is lost, nothing is applied.
+func (w *Warehouse) Load(ctx context.Context, c adapters.Chunk) (_ adapters.LoadResult, err error) {
 	defer w.redactErr(&err)
 	start := time.Now()
-	res.Rows = map[string]int64{}
+	none := adapters.LoadResult{Rows: map[string]int64{}}
 	conn, err := w.db.Conn(ctx)
 	if err != nil {
-		return res, fmt.Errorf("loading %s: connecting: %w", c.Stream, err)
+		return none, fmt.Errorf("loading %s: connecting: %w", c.Stream, err)
 	}
 	defer conn.Close()
 	// The transaction is not bound to ctx: database/sql would roll it back
 	// from another goroutine on cancellation, possibly in the middle of a
 	// COPY. Every statement runs with ctx instead, and a failure rolls back
-	// here, after the COPY is closed.
+	// here, once the COPY is closed.
 	tx, err := conn.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
-		return res, fmt.Errorf("loading %s: beginning transaction: %w", c.Stream, err)
+		return none, fmt.Errorf("loading %s: beginning transaction: %w", c.Stream, err)
 	}
-	wm, err := w.lockWatermark(ctx, tx, c.Stream)
-	if err == nil && wm >= c.Upto {
-		res.Skipped = true
-		err = tx.Rollback()
-		w.log.DebugContext(ctx, "load skipped", "stream", c.Stream, "upto", c.Upto, "watermark", wm)
-		return adapters.LoadResult{Rows: map[string]int64{}, Skipped: true}, err
-	}
-	if err == nil && c.After > wm {
-		err = fmt.Errorf("loading %s (%d, %d]: watermark is %d: %w", c.Stream, c.After, c.Upto, wm, adapters.ErrWatermarkGap)
-	}
-	for i, rows := range c.Tables {
-		if err != nil {
-			break
-		}
-		var n int64
-		n, err = w.loadRows(ctx, tx, i, rows)
-		res.Rows[rows.Table] += n
-	}
-	if err == nil {
-		err = setWatermark(ctx, tx, w.QualifiedName(watermarksTable), c.Stream, c.Upto)
-	}
+	rows, skipped, err := w.load(ctx, tx, c)
 	if err != nil {
 		_ = tx.Rollback()
-		return adapters.LoadResult{Rows: map[string]int64{}}, err
+		return none, err
+	}
+	if skipped {
+		w.log.DebugContext(ctx, "load skipped", "stream", c.Stream, "upto", c.Upto)
+		none.Skipped = true
+		return none, tx.Rollback()
 	}
 	if err := tx.Commit(); err != nil {
-		return adapters.LoadResult{Rows: map[string]int64{}}, fmt.Errorf("loading %s: committing: %w", c.Stream, err)
+		return none, fmt.Errorf("loading %s: committing: %w", c.Stream, err)
 	}
-	w.log.DebugContext(ctx, "loaded chunk", "stream", c.Stream, "after", c.After, "upto", c.Upto, "rows", res.Rows, "duration", time.Since(start))
-	return res, nil
+	w.log.DebugContext(ctx, "loaded chunk", "stream", c.Stream, "after", c.After, "upto", c.Upto, "rows", rows, "duration", time.Since(start))
+	return adapters.LoadResult{Rows: rows}, nil
+}
+
+// load does the work of Load in tx. It reports skipped if the watermark is
+// at or past c.Upto.
+func (w *Warehouse) load(ctx context.Context, tx *sql.Tx, c adapters.Chunk) (rows map[string]int64, skipped bool, err error) {
+	wm, err := w.lockWatermark(ctx, tx, c.Stream)
+	if err != nil {
+		return nil, false, fmt.Errorf("loading %s: %w", c.Stream, err)
+	}
+	if wm >= c.Upto {
+		return nil, true, nil
+	}
+	if c.After > wm {
+		return nil, false, fmt.Errorf("loading %s (%d, %d]: watermark is %d: %w", c.Stream, c.After, c.Upto, wm, adapters.ErrWatermarkGap)
+	}
+	rows = map[string]int64{}
+	for i, r := range c.Tables {
+		n, err := w.loadRows(ctx, tx, i, r)
+		if err != nil {
+			return nil, false, err
+		}
+		rows[r.Table] += n
+	}
+	if err := setWatermark(ctx, tx, w.QualifiedName(watermarksTable), c.Stream, c.Upto); err != nil {
+		return nil, false, fmt.Errorf("loading %s: %w", c.Stream, err)
+	}
+	return rows, false, nil
 }
 
 // lockWatermark returns a stream's watermark, locking its row until the
@@ -106,8 +120,8 @@ func setWatermark(ctx context.Context, tx *sql.Tx, table, stream string, wm int6
 	return nil
 }
 
-// loadRows copies one run of rows into a staging table and merges it into
-// its target. It returns the number of rows merged.
+// loadRows loads one run of rows into its target table, the i-th of the
+// chunk. It returns the number of rows merged.
 func (w *Warehouse) loadRows(ctx context.Context, tx *sql.Tx, i int, r adapters.Rows) (int64, error) {
 	target, err := w.orderedColumns(ctx, tx, r.Table)
 	if err != nil {

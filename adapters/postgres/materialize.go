@@ -14,9 +14,10 @@ import (
 const materializeStream = "materialize"
 
 // Temporary tables of one Materialize transaction: the window's latest
-// id_graph_updates row per segment_id, latest mapping per external id,
-// latest snapshot per canonical profile, and the external_id_mapping rows
-// the window changed.
+// id_graph_updates row per segment_id, latest mapping per external id and
+// latest snapshot per canonical profile; the external_id_mapping rows the
+// window changed; the user_traits rows of the new snapshots and the traits
+// they removed.
 const (
 	tmpGraph      = "_profilesync_graph"
 	tmpMapping    = "_profilesync_mapping"
@@ -41,12 +42,7 @@ func (w *Warehouse) Materialize(ctx context.Context, upto int64) (written map[st
 	for _, t := range adapters.MaterializedTables() {
 		written[t] = 0
 	}
-	conn, err := w.db.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("materializing: connecting: %w", err)
-	}
-	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("materializing: beginning transaction: %w", err)
 	}
@@ -102,6 +98,7 @@ func (m *materializer) exec(ctx context.Context, table, what, query string, args
 	return nil
 }
 
+// run materializes the window (from, upto].
 func (m *materializer) run(ctx context.Context, from, upto int64) error {
 	// Stable text for user_traits: shortest exact floats. The window is
 	// small next to the tables and their pages are mostly cached: make
@@ -130,9 +127,6 @@ func (m *materializer) run(ctx context.Context, from, upto int64) error {
 // ensureTables creates the change logs and current-state tables if missing
 // and gives profile_traits the trait columns of profile_traits_updates.
 func (m *materializer) ensureTables(ctx context.Context) error {
-	if err := m.w.lockDDL(ctx, m.tx); err != nil {
-		return err
-	}
 	for _, t := range adapters.IdentityTables() {
 		if err := m.w.ensureTable(ctx, m.tx, t.Name, t.Columns, []string{"id"}); err != nil {
 			return err
@@ -203,6 +197,8 @@ func (m *materializer) createTemp(ctx context.Context, name string, analyze bool
 	return m.exec(ctx, "", "analyzing "+name, "ANALYZE "+quoteIdent(name))
 }
 
+// metaList are the columns every current-state table copies from the
+// change-log row that wrote it.
 const metaList = `seq, "timestamp", received_at, uuid_ts`
 
 // metaSet sets the meta columns from EXCLUDED in an upsert.
@@ -221,9 +217,7 @@ func (m *materializer) graph(ctx context.Context, from, upto int64) error {
 	for _, table := range []string{adapters.TableIDGraph, adapters.TableProfileMerges} {
 		err := m.exec(ctx, table, "updating "+table, `INSERT INTO `+m.t(table)+` AS t (segment_id, canonical_segment_id, `+metaList+`)
 			SELECT segment_id, canonical_segment_id, `+metaList+` FROM `+tmpGraph+`
-			ON CONFLICT (segment_id) DO UPDATE SET
-				canonical_segment_id = EXCLUDED.canonical_segment_id, seq = EXCLUDED.seq,
-				"timestamp" = EXCLUDED."timestamp", received_at = EXCLUDED.received_at, uuid_ts = EXCLUDED.uuid_ts
+			ON CONFLICT (segment_id) DO UPDATE SET canonical_segment_id = EXCLUDED.canonical_segment_id, `+metaSet+`
 			WHERE t.seq IS NULL OR t.seq < EXCLUDED.seq`)
 		if err != nil {
 			return err
@@ -260,8 +254,7 @@ func (m *materializer) mappings(ctx context.Context, from, upto int64) error {
 			SELECT `+mappingList+` FROM `+tmpMapping+`
 			ON CONFLICT (external_id_hash) DO UPDATE SET
 				external_id_type = EXCLUDED.external_id_type, external_id_value = EXCLUDED.external_id_value,
-				segment_id = EXCLUDED.segment_id, canonical_segment_id = EXCLUDED.canonical_segment_id,
-				seq = EXCLUDED.seq, "timestamp" = EXCLUDED."timestamp", received_at = EXCLUDED.received_at, uuid_ts = EXCLUDED.uuid_ts
+				segment_id = EXCLUDED.segment_id, canonical_segment_id = EXCLUDED.canonical_segment_id, `+metaSet+`
 			WHERE t.seq IS NULL OR t.seq < EXCLUDED.seq
 			RETURNING `+prefixed("t.", mappingList)+`)
 		INSERT INTO `+tmpChanged+` SELECT * FROM changed`)
@@ -285,9 +278,7 @@ func (m *materializer) identifiers(ctx context.Context, _, _ int64) error {
 		FROM `+tmpChanged+`
 		WHERE external_id_type IS NOT NULL AND external_id_value IS NOT NULL
 		ORDER BY external_id_type, external_id_value, seq DESC
-		ON CONFLICT (type, value) DO UPDATE SET
-			canonical_segment_id = EXCLUDED.canonical_segment_id, seq = EXCLUDED.seq,
-			"timestamp" = EXCLUDED."timestamp", received_at = EXCLUDED.received_at, uuid_ts = EXCLUDED.uuid_ts`)
+		ON CONFLICT (type, value) DO UPDATE SET canonical_segment_id = EXCLUDED.canonical_segment_id, `+metaSet)
 }
 
 // profileTraits maintains profile_traits: merged-away profiles become
@@ -360,9 +351,10 @@ func (m *materializer) profileTraits(ctx context.Context, from, upto int64) erro
 
 // userTraits maintains user_traits: the rows of profiles merged away in the
 // window are deleted; for each new snapshot, the traits it no longer holds
-// (found by profileTraits) are deleted and the others upserted (an update in place, which PostgreSQL
-// can do without touching the index, costs less than a delete and an
-// insert), so every row of the profile carries the snapshot's seq.
+// (found by profileTraits) are deleted and the others upserted, so that every
+// row of the profile carries the snapshot's seq. The end state is that of
+// deleting the profile's rows and inserting one per trait, but an update in
+// place, which PostgreSQL can do without touching the index, costs less.
 func (m *materializer) userTraits(ctx context.Context, _, _ int64) error {
 	table := adapters.TableUserTraits
 	err := m.exec(ctx, table, "deleting traits of merged profiles", `DELETE FROM `+m.t(table)+` t

@@ -88,9 +88,6 @@ func (w *Warehouse) EnsureTable(ctx context.Context, t adapters.Table) (err erro
 		cols = append([]adapters.Column{{Name: "id", Type: adapters.String}}, cols...)
 	}
 	return w.inTx(ctx, func(tx *sql.Tx) error {
-		if err := w.lockDDL(ctx, tx); err != nil {
-			return err
-		}
 		return w.ensureTable(ctx, tx, t.Name, cols, key)
 	})
 }
@@ -106,15 +103,44 @@ func keyedTable(name string) (adapters.KeyedTable, bool) {
 }
 
 // ensureTable creates table with cols and primary key, or adds the columns
-// it lacks. Duplicate columns in cols are ignored. The caller holds the DDL
-// lock.
-func (w *Warehouse) ensureTable(ctx context.Context, q querier, table string, cols []adapters.Column, key []string) error {
+// it lacks, and creates its indexes. Duplicate columns in cols are ignored.
+// It takes the DDL lock, for the rest of the transaction, only when there is
+// DDL to run, so that a transaction that finds everything in place (such as
+// Materialize's) blocks no one.
+func (w *Warehouse) ensureTable(ctx context.Context, tx *sql.Tx, table string, cols []adapters.Column, key []string) error {
+	ddl, err := w.tableDDL(ctx, tx, table, cols, key)
+	if err != nil || len(ddl) == 0 {
+		return err
+	}
+	if err := w.lockDDL(ctx, tx); err != nil {
+		return err
+	}
+	// Plan again under the lock: another transaction may have got there
+	// first.
+	if ddl, err = w.tableDDL(ctx, tx, table, cols, key); err != nil {
+		return err
+	}
+	for _, d := range ddl {
+		if _, err := tx.ExecContext(ctx, d.sql); err != nil {
+			return fmt.Errorf("%s: %w", d.what, err)
+		}
+		w.log.InfoContext(ctx, "schema changed", "change", d.what)
+	}
+	return nil
+}
+
+// ddl is a schema change and what it does, for errors and logs.
+type ddl struct{ sql, what string }
+
+// tableDDL returns the statements that create table or add the columns and
+// indexes it lacks; none if it is complete.
+func (w *Warehouse) tableDDL(ctx context.Context, q querier, table string, cols []adapters.Column, key []string) ([]ddl, error) {
 	if err := checkIdent(table); err != nil {
-		return fmt.Errorf("table: %w", err)
+		return nil, fmt.Errorf("table: %w", err)
 	}
 	existing, err := w.columns(ctx, q, table)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var missing []adapters.Column
 	seen := map[string]bool{}
@@ -124,19 +150,20 @@ func (w *Warehouse) ensureTable(ctx context.Context, q querier, table string, co
 		}
 		seen[c.Name] = true
 		if err := checkIdent(c.Name); err != nil {
-			return fmt.Errorf("table %s: column: %w", table, err)
+			return nil, fmt.Errorf("table %s: column: %w", table, err)
 		}
 		if typeName(c.Type) == "" {
-			return fmt.Errorf("table %s: column %s: unknown type %q", table, c.Name, c.Type)
+			return nil, fmt.Errorf("table %s: column %s: unknown type %q", table, c.Name, c.Type)
 		}
 		if _, ok := existing[c.Name]; !ok {
 			missing = append(missing, c)
 		}
 	}
 	if n := len(existing) + len(missing); n > maxColumns {
-		return fmt.Errorf("table %s would have %d columns, more than PostgreSQL's %d", table, n, maxColumns)
+		return nil, fmt.Errorf("table %s would have %d columns, more than PostgreSQL's %d", table, n, maxColumns)
 	}
 	name := w.QualifiedName(table)
+	var out []ddl
 	if len(existing) == 0 {
 		defs := make([]string, 0, len(missing)+1)
 		for _, c := range missing {
@@ -149,44 +176,39 @@ func (w *Warehouse) ensureTable(ctx context.Context, q querier, table string, co
 			// page for HOT updates, which write no index entries.
 			create += " WITH (fillfactor = 90)"
 		}
-		if _, err := q.ExecContext(ctx, create); err != nil {
-			return fmt.Errorf("creating table %s: %w", table, err)
-		}
-		w.log.InfoContext(ctx, "created table", "table", table, "columns", len(missing))
+		out = append(out, ddl{create, fmt.Sprintf("creating table %s with %d columns", table, len(missing))})
 	} else {
 		for batch := range slices.Chunk(missing, addColumnsBatch) {
 			adds := make([]string, len(batch))
 			for i, c := range batch {
 				adds[i] = "ADD COLUMN IF NOT EXISTS " + columnDef(c)
 			}
-			if _, err := q.ExecContext(ctx, "ALTER TABLE "+name+"\n\t"+strings.Join(adds, ",\n\t")); err != nil {
-				return fmt.Errorf("adding %d columns to %s: %w", len(batch), table, err)
-			}
-		}
-		if len(missing) > 0 {
-			w.log.InfoContext(ctx, "added columns", "table", table, "columns", len(missing))
+			out = append(out, ddl{"ALTER TABLE " + name + "\n\t" + strings.Join(adds, ",\n\t"), fmt.Sprintf("adding %d columns to %s", len(batch), table)})
 		}
 	}
-	return w.ensureIndexes(ctx, q, table, seen)
+	if col := indexColumn(table); col != "" && (seen[col] || existing[col] != "") {
+		index := table + "_" + col + "_idx"
+		var exists bool
+		if err := q.QueryRowContext(ctx, "SELECT to_regclass($1) IS NOT NULL", quoteIdent(w.schema)+"."+quoteIdent(index)).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("looking up index %s: %w", index, err)
+		}
+		if !exists {
+			out = append(out, ddl{"CREATE INDEX IF NOT EXISTS " + quoteIdent(index) + " ON " + name + " (" + quoteIdent(col) + ")", fmt.Sprintf("indexing %s on %s", table, col)})
+		}
+	}
+	return out, nil
 }
 
-// ensureIndexes creates the indexes Materialize reads through: seq on the
-// change logs, segment_id on external_id_mapping.
-func (w *Warehouse) ensureIndexes(ctx context.Context, q querier, table string, cols map[string]bool) error {
-	var col string
+// indexColumn is the column Materialize reads a table by, besides its key:
+// seq on the change logs, segment_id on external_id_mapping.
+func indexColumn(table string) string {
 	switch {
-	case slices.Contains(changeLogs, table) && cols["seq"]:
-		col = "seq"
+	case slices.Contains(changeLogs, table):
+		return "seq"
 	case table == adapters.TableExternalIDMapping:
-		col = "segment_id"
-	default:
-		return nil
+		return "segment_id"
 	}
-	index := quoteIdent(table + "_" + col + "_idx")
-	if _, err := q.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS "+index+" ON "+w.QualifiedName(table)+" ("+quoteIdent(col)+")"); err != nil {
-		return fmt.Errorf("indexing %s on %s: %w", table, col, err)
-	}
-	return nil
+	return ""
 }
 
 // columns returns the columns of a table by name with their types as
