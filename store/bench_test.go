@@ -21,10 +21,11 @@ import (
 // PostgreSQL backends (see cpuMeter), which a busy machine disturbs less.
 
 func BenchmarkAppend(b *testing.B) {
-	b.Run("postgres", func(b *testing.B) { benchAppend(b, postgresBackend(b), 1) })
-	b.Run("postgres/4-spaces-parallel", func(b *testing.B) { benchAppend(b, postgresBackend(b), 4) })
-	b.Run("sqlite", func(b *testing.B) { benchAppend(b, sqliteBackend(), 1) })
-	b.Run("sqlite/4-spaces-parallel", func(b *testing.B) { benchAppend(b, sqliteBackend(), 4) })
+	b.Run("postgres", func(b *testing.B) { benchAppend(b, postgresBackend(b), 1, 1) })
+	b.Run("postgres/1-space-4-callers", func(b *testing.B) { benchAppend(b, postgresBackend(b), 1, 4) })
+	b.Run("postgres/4-spaces-4-callers", func(b *testing.B) { benchAppend(b, postgresBackend(b), 4, 4) })
+	b.Run("sqlite", func(b *testing.B) { benchAppend(b, sqliteBackend(), 1, 1) })
+	b.Run("sqlite/4-spaces-4-callers", func(b *testing.B) { benchAppend(b, sqliteBackend(), 4, 4) })
 }
 
 func BenchmarkCommitBatch(b *testing.B) {
@@ -49,7 +50,8 @@ func benchPayload(msgID string) []byte {
 	return []byte(p + strings.Repeat(" ", max(0, 600-len(p))))
 }
 
-func benchAppend(b *testing.B, be backend, spaces int) {
+// benchAppend has callers goroutines append b.N calls spread over spaces.
+func benchAppend(b *testing.B, be backend, spaces, callers int) {
 	ctx := context.Background()
 	dsn := be.dsn(b)
 	s := openStore(b, dsn, Options{})
@@ -71,7 +73,7 @@ func benchAppend(b *testing.B, be backend, spaces int) {
 	b.ResetTimer()
 	work := make(chan []InboxEvent)
 	done := make(chan error)
-	for range spaces {
+	for range callers {
 		go func() {
 			var err error
 			for events := range work {
@@ -86,7 +88,7 @@ func benchAppend(b *testing.B, be backend, spaces int) {
 		work <- c
 	}
 	close(work)
-	for range spaces {
+	for range callers {
 		if err := <-done; err != nil {
 			b.Fatal(err)
 		}
