@@ -346,3 +346,28 @@ func countRows(t *testing.T, w *Warehouse, rows, watermark int64) {
 		t.Errorf("watermark %d, want %d", wm, watermark)
 	}
 }
+
+// TestNoPasswordFromEnvironment: a warehouse without a secret does not send
+// the worker's PGPASSWORD, meant for another server.
+func TestNoPasswordFromEnvironment(t *testing.T) {
+	t.Setenv("PGPASSWORD", "worker-password")
+	host, port, passwords := fakeServer(t)
+	cfg := testConfig(host, port)
+	cfg.Secret = ""
+	w, err := Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer w.Close()
+	if _, err := w.Test(t.Context()); err == nil {
+		t.Fatal("Test succeeded against a server that rejects every password")
+	}
+	select {
+	case p := <-passwords:
+		if p != "" {
+			t.Errorf("server received password %q, want none", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("server received no password message")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -91,7 +92,14 @@ func open(cfg adapters.Config) (*Warehouse, error) {
 		secret: cfg.Secret,
 		log:    slog.Default().With("warehouse", Type, "host", s["host"], "database", s["database"], "schema", s["schema"]),
 	}
-	connector, err := pq.NewConnector(u.String())
+	pqCfg, err := pq.NewConfig(u.String())
+	if err != nil {
+		return nil, w.redact(fmt.Errorf("postgres: %w", err))
+	}
+	// The password is the warehouse's secret, even when empty: never one
+	// from the worker's PGPASSWORD or ~/.pgpass, meant for other servers.
+	pqCfg.Password, pqCfg.Passfile = cfg.Secret, os.DevNull
+	connector, err := pq.NewConnectorConfig(pqCfg)
 	if err != nil {
 		return nil, w.redact(fmt.Errorf("postgres: %w", err))
 	}
