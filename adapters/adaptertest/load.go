@@ -190,6 +190,9 @@ func testFailedLoad(t *testing.T, open Open) {
 		"null id":           {good, {Table: "types", Columns: []string{"id", "s"}, Values: [][]any{{"t1", "one"}, {nil, "two"}}}},
 		"no id column":      {good, {Table: "types", Columns: []string{"s"}, Values: [][]any{{"one"}}}},
 		"unsupported value": {good, {Table: "types", Columns: []string{"id", "s"}, Values: [][]any{{"t1", struct{}{}}}}},
+		// The warehouse itself refuses these, after the first run was written.
+		"rejected value":     {good, {Table: "types", Columns: []string{"id", "i"}, Values: [][]any{{"t1", int64(1)}, {"t2", "not a number"}}}},
+		"rejected in merged": {goodTypes, widgetRows([]any{"a", "fine", int64(1)}, []any{"z", "bad", "not a number"})},
 	}
 	for name, tables := range bad {
 		_, err := e.w.Load(e.ctx, adapters.Chunk{Stream: "s", After: 10, Upto: 20, Tables: tables})
