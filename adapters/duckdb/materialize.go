@@ -211,7 +211,7 @@ func (r *materialization) externalIDs(ctx context.Context) error {
 // id_graph row or a new snapshot in the window.
 func (r *materialization) profileTraits(ctx context.Context) error {
 	q := "CREATE OR REPLACE TEMP TABLE " + tmpSnaps + ` AS
-		SELECT segment_id, seq, "timestamp", received_at, uuid_ts` + prefixed("", r.traits) + `
+		SELECT segment_id, seq, "timestamp", received_at, uuid_ts` + columnList(r.traits) + `
 		FROM ` + r.w.table(adapters.TableProfileTraitsUpdates) + `
 		WHERE ` + window + ` AND segment_id IS NOT NULL
 		QUALIFY row_number() OVER (PARTITION BY segment_id ORDER BY seq DESC, id DESC) = 1`
@@ -219,8 +219,9 @@ func (r *materialization) profileTraits(ctx context.Context) error {
 		return err
 	}
 
-	// merged: the profile's id_graph row points elsewhere; fromSnap: it is
-	// canonical and has a new snapshot. NULL comparisons count as false.
+	// merged: the profile's id_graph row points elsewhere (false when it has
+	// none). A canonical profile takes its traits from its new snapshot, or
+	// keeps the ones it has.
 	const merged = "g.canonical_segment_id <> a.segment_id"
 	var b strings.Builder
 	b.WriteString("CREATE OR REPLACE TEMP TABLE " + tmpProfiles + ` AS
@@ -334,18 +335,19 @@ func traitText(expr string, t adapters.Type) string {
 	}
 }
 
-// prefixed returns ", p.col" for each column.
-func prefixed(p string, cols []adapters.Column) string {
+// columnList returns ", col" for each column.
+func columnList(cols []adapters.Column) string {
 	var b strings.Builder
 	for _, c := range cols {
-		b.WriteString(", " + p + quote(c.Name))
+		b.WriteString(", " + quote(c.Name))
 	}
 	return b.String()
 }
 
 // traitColumns returns the trait columns among the columns of
 // profile_traits_updates: those that are neither its standard columns nor
-// reserved by profile_traits. Names compare case-insensitively.
+// reserved by profile_traits, compared case-insensitively. Columns of a type
+// the adapter does not create (added by hand) are left out.
 func traitColumns(cols []adapters.Column) []adapters.Column {
 	reserved := map[string]bool{}
 	for name := range adapters.ReservedTraitColumns() {
@@ -353,7 +355,7 @@ func traitColumns(cols []adapters.Column) []adapters.Column {
 	}
 	var out []adapters.Column
 	for _, c := range cols {
-		if !reserved[strings.ToLower(c.Name)] {
+		if !reserved[strings.ToLower(c.Name)] && typeName(c.Type) != "" {
 			out = append(out, c)
 		}
 	}
