@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,11 +22,20 @@ type pgStore struct {
 
 var _ Store = (*pgStore)(nil)
 
+// defaultPoolSize is the pool size unless the DSN sets pool_max_conns.
+const defaultPoolSize = 16
+
 func openPostgres(ctx context.Context, dsn string, opts Options, s *sealer) (*pgStore, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// The parse error may quote the DSN, password included.
 		return nil, errors.New("opening postgres: invalid DSN")
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgxpool's default (the number of CPUs, at least 4) is small for a
+		// process whose ingest calls may wait on a space's lock while
+		// resolvers and syncs hold connections of their own.
+		cfg.MaxConns = defaultPoolSize
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
