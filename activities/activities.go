@@ -28,7 +28,8 @@
 // moves the watermark in one transaction. Values that do not fit their
 // column go to the discards table, in the same chunk.
 // They heartbeat after every chunk (and from a ticker while a chunk loads)
-// with numbers only, and on a retry resume from the warehouse's watermark,
+// with the watermark and row counts only, and on a retry resume from the
+// warehouse's watermark,
 // taking the row counts of earlier attempts from the heartbeat details.
 package activities
 

@@ -84,7 +84,7 @@ func (l *loader) traitsRows(ctx context.Context, c *chunkRows, rows []identity.T
 				continue // a null creates no column
 			}
 			col := l.traitColumns.Column(f.Path...)
-			v, typ := typedValue(f.Value)
+			v, typ := landedValue(f.Value)
 			winner := f.ShadowedBy
 			if winner == nil {
 				winner = used[col]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -144,11 +145,13 @@ func (a *Activities) runLoad(ctx context.Context, w *openedWarehouse, job loadJo
 		log.Warn("load failed", "watermark", wm, "rows", out.Rows, "chunks", prog.Chunks, "auth", isAuthError(err))
 		return out, w.fail(ctx, what, err, out)
 	}
+	retried := false // whether the current chunk is a retry with a fresh schema
 	for wm < job.upto {
 		if err := ctx.Err(); err != nil {
 			return fail("loading "+job.stream, err)
 		}
-		c := newChunkRows(a.now().UTC().Truncate(time.Microsecond))
+		c := newChunkRows(a.now().UTC().Truncate(time.Microsecond), l.maxString)
+		stats := l.stats
 		chunkUpto := job.upto
 		if from := max(wm, job.floor); from < job.upto {
 			n, last, err := job.read(ctx, l, c, from, job.upto, limit)
@@ -159,14 +162,28 @@ func (a *Activities) runLoad(ctx context.Context, w *openedWarehouse, job loadJo
 				chunkUpto = last
 			}
 		}
+		what := "loading " + job.stream
 		rows, err := l.prepare(ctx, c)
-		if err != nil {
-			return fail("loading "+job.stream, err)
+		var res adapters.LoadResult
+		if err == nil {
+			what = fmt.Sprintf("loading %s (%d, %d]", job.stream, wm, chunkUpto)
+			res, err = w.Load(ctx, adapters.Chunk{Stream: job.stream, After: wm, Upto: chunkUpto, Tables: rows})
 		}
-		res, err := w.Load(ctx, adapters.Chunk{Stream: job.stream, After: wm, Upto: chunkUpto, Tables: rows})
 		if err != nil {
-			return fail(fmt.Sprintf("loading %s (%d, %d]", job.stream, wm, chunkUpto), err)
+			// The schema cache may be stale: another load added or retyped
+			// a column, or someone dropped one. If the warehouse's schema
+			// differs from the cache, build the chunk again on the fresh
+			// one, once.
+			if !retried && ctx.Err() == nil && !isAuthError(err) && l.refresh(ctx, c) {
+				refreshed := l.stats.refreshed
+				l.stats, l.stats.refreshed = stats, refreshed
+				retried = true
+				log.Info("schema changed under the load: retrying the chunk", "after", wm, "upto", chunkUpto)
+				continue
+			}
+			return fail(what, err)
 		}
+		retried = false
 		if res.Skipped {
 			// Another load moved the watermark past this chunk: go on from
 			// where it stands.
@@ -197,7 +214,8 @@ func (a *Activities) runLoad(ctx context.Context, w *openedWarehouse, job loadJo
 	out := output(job.primary, tables)
 	log.Info("load finished", "watermark", wm, "rows", out.Rows, "resumed_rows", resumedRows, "chunks", prog.Chunks,
 		"discarded", l.stats.discarded, "malformed_events", l.stats.malformed, "unknown_type_events", l.stats.unknownType,
-		"duration_ms", time.Since(start).Milliseconds())
+		"tables_created", l.stats.tables, "columns_added", l.stats.columns, "columns_widened", l.stats.widened,
+		"schema_refreshes", l.stats.refreshed, "duration_ms", time.Since(start).Milliseconds())
 	return out, nil
 }
 
@@ -219,7 +237,7 @@ func output(primary string, tables map[string]int64) workflows.LoadOutput {
 
 // progressTables are the tables whose row counts the heartbeat details
 // carry, by position; rows of other tables (Track event tables) are
-// counted together in the last slot.
+// counted by name.
 var progressTables = []string{
 	adapters.TableIDGraphUpdates, adapters.TableExternalIDMappingUpdates, adapters.TableProfileTraitsUpdates,
 	adapters.TableIdentifies, adapters.TablePages, adapters.TableScreens,
@@ -227,8 +245,8 @@ var progressTables = []string{
 	adapters.TableDiscards,
 }
 
-// progress is the heartbeat detail of a load: numbers only, never names or
-// values.
+// progress is the heartbeat detail of a load: numbers, and the names of the
+// Track event tables as LoadOutput carries them; never values.
 type progress struct {
 	// Watermark is the stream's watermark after the last chunk loaded.
 	Watermark int64 `json:"watermark"`
@@ -236,9 +254,13 @@ type progress struct {
 	// attempts.
 	Chunks int64 `json:"chunks"`
 	Rows   int64 `json:"rows"`
-	// Tables holds the rows per table of progressTables, by position, and
-	// the rows of all other tables last.
+	// Tables holds the rows per table of progressTables, by position; the
+	// slot after them counts rows of other tables from details written
+	// before Events existed.
 	Tables []int64 `json:"tables"`
+	// Events holds the rows of the other tables (one per Track event),
+	// by table.
+	Events map[string]int64 `json:"events,omitempty"`
 }
 
 func newProgress() progress {
@@ -248,17 +270,20 @@ func newProgress() progress {
 // add counts a chunk's rows.
 func (p *progress) add(rows map[string]int64) {
 	for table, n := range rows {
-		i := slices.Index(progressTables, table)
-		if i < 0 {
-			i = len(progressTables)
-		}
-		p.Tables[i] += n
 		p.Rows += n
+		if i := slices.Index(progressTables, table); i >= 0 {
+			p.Tables[i] += n
+			continue
+		}
+		if p.Events == nil {
+			p.Events = map[string]int64{}
+		}
+		p.Events[table] += n
 	}
 }
 
-// tables returns the rows per table of p. Rows of tables that p does not
-// name are reported under "events".
+// tables returns the rows per table of p. Rows that p counts without a
+// table are reported under "events".
 func (p *progress) tables() map[string]int64 {
 	out := map[string]int64{}
 	for i, n := range p.Tables {
@@ -271,12 +296,16 @@ func (p *progress) tables() map[string]int64 {
 			out[workflows.ReportEvents] += n
 		}
 	}
+	for table, n := range p.Events {
+		out[table] += n
+	}
 	return out
 }
 
 // clone returns a copy of p that shares nothing with it.
 func (p progress) clone() progress {
 	p.Tables = slices.Clone(p.Tables)
+	p.Events = maps.Clone(p.Events)
 	return p
 }
 

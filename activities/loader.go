@@ -4,11 +4,21 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 
 	"github.com/profilesync/profilesync/adapters"
 	"github.com/profilesync/profilesync/columns"
 	"github.com/profilesync/profilesync/store"
+	"github.com/profilesync/profilesync/workflows"
 )
+
+// widener is what an adapter offers when it can widen a column's type in
+// place (an integer column to a float one). Adapters without it keep the
+// column's type: values are coerced to it or discarded.
+type widener interface {
+	WidenColumn(ctx context.Context, table, column string, to adapters.Type) error
+}
 
 // loader is the state of one load activity: the warehouse, its schema as far
 // as the activity knows it, the space's sources and the warehouse's naming
@@ -21,29 +31,93 @@ type loader struct {
 	// names names tables (and Track event slugs); traitColumns names the
 	// trait columns of profile_traits_updates.
 	names, traitColumns columns.Namer
+	// eventTableNames caches the table of each Track event name,
+	// eventColumns the column names of each kind of event table (see
+	// namerKind), eventDefs the standard columns of each kind.
+	eventTableNames map[string]string
+	eventColumns    map[string]*namerCache
+	eventDefs       map[string]adapters.Table
 
-	// schema maps table → lowercased column name → column, for the tables
-	// the activity has seen; nil until first needed.
+	// schema is the activity's cache of the warehouse's schema: table →
+	// lowercased column name → column, read once (Schemas.Tables) when
+	// first needed and kept up to date with the tables and columns the
+	// activity creates. refresh reads it again.
 	schema     map[string]map[string]adapters.Column
 	maxColumns int
+	// maxString is the longest string a String column takes
+	// (columns.MaxStringLength of the dialect).
+	maxString int
 
-	stats struct {
-		discarded   int64 // values sent to the discards table
-		malformed   int64 // events whose payload could not be parsed
-		unknownType int64 // events of a type without a table
-	}
+	stats loadStats
+}
+
+// loadStats are the counts a load logs.
+type loadStats struct {
+	discarded   int64 // values sent to the discards table
+	malformed   int64 // events whose payload could not be parsed
+	unknownType int64 // events of a type without a table
+	widened     int64 // columns widened from integer to float
+	tables      int64 // tables created
+	columns     int64 // columns added to existing tables
+	refreshed   int64 // times the schema was read again after a failed chunk
 }
 
 func newLoader(a *Activities, w *openedWarehouse, log *slog.Logger) *loader {
-	l := &loader{a: a, w: w, log: log, sources: map[string]*store.Source{}}
-	rules := columns.DialectRules(w.record.Type)
+	l := &loader{
+		a: a, w: w, log: log, sources: map[string]*store.Source{},
+		eventTableNames: map[string]string{},
+		eventColumns:    map[string]*namerCache{},
+		eventDefs:       map[string]adapters.Table{},
+	}
+	dialect := w.record.Type
+	rules := columns.DialectRules(dialect)
 	if d, ok := w.Warehouse.(interface{ Dialect() adapters.Dialect }); ok {
+		dialect = d.Dialect().Name()
 		rules = columns.RulesFor(d.Dialect())
 		l.maxColumns = d.Dialect().MaxColumns()
 	}
-	l.names = columns.NewNamer(rules)
+	l.maxString = columns.MaxStringLength(dialect)
+	// A Track event called "Events" must not pass for the report row of the
+	// events load.
+	l.names = columns.NewNamer(rules).ReservingTables(workflows.ReportEvents, workflows.ReportMaterialize)
 	l.traitColumns = l.names.ForTraits()
 	return l
+}
+
+// readSchema reads the warehouse's tables and columns.
+func (l *loader) readSchema(ctx context.Context) (map[string]map[string]adapters.Column, error) {
+	tables, err := l.w.Tables(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the warehouse schema: %w", err)
+	}
+	schema := make(map[string]map[string]adapters.Column, len(tables))
+	for name, cols := range tables {
+		schema[name] = columnMap(cols)
+	}
+	return schema, nil
+}
+
+// refresh reads the warehouse's schema again after a chunk failed, and
+// reports whether it differs from the cache for a table of the chunk: a
+// column another load added or retyped, a table or column someone dropped.
+// Then the chunk is worth one more try with the fresh schema.
+func (l *loader) refresh(ctx context.Context, c *chunkRows) bool {
+	if l.schema == nil {
+		return false
+	}
+	fresh, err := l.readSchema(ctx)
+	if err != nil {
+		return false
+	}
+	stale := false
+	for _, name := range c.order {
+		if !maps.Equal(l.schema[name], fresh[name]) {
+			stale = true
+		}
+	}
+	l.schema = fresh
+	l.stats.refreshed++
+	return stale
 }
 
 // prepare makes the warehouse ready for a chunk's rows and returns them for
@@ -53,14 +127,11 @@ func newLoader(a *Activities, w *openedWarehouse, log *slog.Logger) *loader {
 // types of the chunk's columns.
 func (l *loader) prepare(ctx context.Context, c *chunkRows) ([]adapters.Rows, error) {
 	if l.schema == nil {
-		tables, err := l.w.Tables(ctx)
+		schema, err := l.readSchema(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("reading the warehouse schema: %w", err)
+			return nil, err
 		}
-		l.schema = make(map[string]map[string]adapters.Column, len(tables))
-		for name, cols := range tables {
-			l.schema[name] = columnMap(cols)
-		}
+		l.schema = schema
 	}
 	out := make([]adapters.Rows, 0, len(c.order))
 	for _, name := range c.order {
@@ -84,13 +155,19 @@ func (l *loader) prepare(ctx context.Context, c *chunkRows) ([]adapters.Rows, er
 }
 
 // fit fits one table's rows to the warehouse (see prepare) and returns them
-// for the adapter (none if the table has no rows). A column keeps the type
-// it has in the warehouse; a new one takes the chunk's type. Values of
-// another type are converted with columns.Coerce, and those that do not
-// convert go to the discards table (without canDiscard, for the discards
-// table itself, they become NULL). New columns are added as columns.Plan
-// says; those past the warehouse's column limit are left out and their
-// values discarded.
+// for the adapter (none if the table has no rows):
+//
+//   - A column keeps the type it has in the warehouse; a new one takes the
+//     chunk's type (that of its first non-null value, integers and floats
+//     making a float). An integer column that receives floats is widened to
+//     float when the adapter can (widener); otherwise the floats are
+//     coerced, and those with a fraction discarded.
+//   - New columns are added as columns.Plan says, in name order; those past
+//     the warehouse's column limit are left out and their values discarded.
+//   - Values of another type are converted with columns.Coerce; those that
+//     do not convert, and strings longer than the dialect's maximum, go to
+//     the discards table with Coerce's reason. Without canDiscard (the
+//     discards table itself) they become NULL, and strings are not limited.
 func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard bool) ([]adapters.Rows, error) {
 	if len(t.rows) == 0 {
 		return nil, nil
@@ -113,27 +190,72 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 		c.discard(t.name, t.cols[col].Name, t.value(r, col), reason, id, rec)
 		l.stats.discarded++
 	}
-	incoming := map[string]adapters.Type{}
-	newCols := map[string]int{}
+
+	// The columns the warehouse lacks, and those it can widen.
+	var incoming map[string]adapters.Type
+	var newCols map[string]int
 	for i, col := range t.cols {
 		ex, ok := existing[lower(col.Name)]
 		if !ok {
+			if incoming == nil {
+				incoming, newCols = map[string]adapters.Type{}, map[string]int{}
+			}
 			incoming[col.Name] = col.Type
 			newCols[col.Name] = i
-			ex = col
-		} else if ex.Name != col.Name {
-			t.rename(i, ex.Name)
-		}
-		if ex.Type == col.Type && !t.mixed[i] {
 			continue
 		}
-		t.cols[i].Type = ex.Type
+		if ex.Name != col.Name {
+			t.rename(i, ex.Name)
+		}
+		if to, widens := columns.Widen(ex.Type, col.Type); widens {
+			if err := l.widen(ctx, t.name, ex, to); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var add []adapters.Column
+	if len(incoming) > 0 {
+		have := slices.Collect(maps.Values(existing))
+		var overflow []string
+		add, _, overflow = columns.Plan(have, incoming, l.maxColumns)
+		for _, name := range overflow {
+			i := newCols[name]
+			for r := range t.rows {
+				if t.value(r, i) != nil {
+					discard(r, i, fmt.Sprintf("table %s has the most columns the warehouse allows (%d)", t.name, l.maxColumns))
+				}
+			}
+			t.drop(i)
+		}
+	}
+
+	// The values, converted to their column's type.
+	maxString := l.maxString
+	if !canDiscard {
+		maxString = 0
+	}
+	for i, col := range t.cols {
+		if t.dropped[i] {
+			continue
+		}
+		typ := col.Type
+		if ex, ok := existing[lower(col.Name)]; ok {
+			typ = ex.Type
+		}
+		long := t.long[i] && maxString > 0 && typ == adapters.String
+		if typ == col.Type && !t.mixed[i] && !long {
+			continue
+		}
+		t.cols[i].Type = typ
 		for r := range t.rows {
 			v := t.value(r, i)
-			if v == nil || typeOf(v) == ex.Type {
+			if v == nil {
 				continue
 			}
-			cv, err := columns.Coerce(v, ex.Type, 0)
+			if vt := typeOf(v); vt == typ && (vt != adapters.String || !long || len(v.(string)) <= maxString) {
+				continue
+			}
+			cv, err := columns.Coerce(v, typ, maxString)
 			if err != nil {
 				discard(r, i, err.Error())
 				cv = nil
@@ -141,23 +263,7 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 			t.rows[r][i] = cv
 		}
 	}
-	if existing != nil && len(incoming) == 0 {
-		return []adapters.Rows{t.adapterRows()}, nil
-	}
-	have := make([]adapters.Column, 0, len(existing))
-	for _, col := range existing {
-		have = append(have, col)
-	}
-	add, _, overflow := columns.Plan(have, incoming, l.maxColumns)
-	for _, name := range overflow {
-		i := newCols[name]
-		for r := range t.rows {
-			if t.value(r, i) != nil {
-				discard(r, i, fmt.Sprintf("table %s has the most columns the warehouse allows (%d)", t.name, l.maxColumns))
-			}
-		}
-		t.drop(i)
-	}
+
 	if existing == nil || len(add) > 0 {
 		table := adapters.Table{Name: t.name, Columns: t.columns()}
 		if err := l.w.EnsureTable(ctx, table); err != nil {
@@ -166,15 +272,35 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 		if existing == nil {
 			existing = map[string]adapters.Column{}
 			l.schema[t.name] = existing
+			l.stats.tables++
+		} else {
+			l.stats.columns += int64(len(add))
 		}
 		for _, col := range table.Columns {
 			if _, ok := existing[lower(col.Name)]; !ok {
 				existing[lower(col.Name)] = col
 			}
 		}
-		l.log.Info("columns added", "table", t.name, "columns", len(add), "overflow", len(overflow))
+		l.log.Debug("table ensured", "columns", len(table.Columns), "added", len(add), "overflow", len(t.dropped))
 	}
 	return []adapters.Rows{t.adapterRows()}, nil
+}
+
+// widen widens an existing column to type to, if the adapter can, and
+// records the new type in the schema cache. Without a widener the column
+// keeps its type.
+func (l *loader) widen(ctx context.Context, table string, col adapters.Column, to adapters.Type) error {
+	w, ok := l.w.Warehouse.(widener)
+	if !ok {
+		return nil
+	}
+	if err := w.WidenColumn(ctx, table, col.Name, to); err != nil {
+		return fmt.Errorf("widening %s.%s to %s: %w", table, col.Name, to, err)
+	}
+	col.Type = to
+	l.schema[table][lower(col.Name)] = col
+	l.stats.widened++
+	return nil
 }
 
 func columnMap(cols []adapters.Column) map[string]adapters.Column {

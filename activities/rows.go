@@ -16,12 +16,15 @@ import (
 // discards) and any column (traits, flattened properties).
 type chunkRows struct {
 	uuidTS time.Time // the load time of every row of the chunk
-	tables map[string]*tableRows
-	order  []string // table names, in the order rows first came
+	// maxString is the longest string a column takes (0: no limit);
+	// columns with longer values are marked for loader.fit.
+	maxString int
+	tables    map[string]*tableRows
+	order     []string // table names, in the order rows first came
 }
 
-func newChunkRows(uuidTS time.Time) *chunkRows {
-	return &chunkRows{uuidTS: uuidTS, tables: map[string]*tableRows{}}
+func newChunkRows(uuidTS time.Time, maxString int) *chunkRows {
+	return &chunkRows{uuidTS: uuidTS, maxString: maxString, tables: map[string]*tableRows{}}
 }
 
 // table returns the rows of table t.Name, starting them with t's standard
@@ -30,7 +33,7 @@ func (c *chunkRows) table(t adapters.Table) *tableRows {
 	if tr, ok := c.tables[t.Name]; ok {
 		return tr
 	}
-	tr := &tableRows{name: t.Name, index: map[string]int{}}
+	tr := &tableRows{name: t.Name, index: map[string]int{}, maxString: c.maxString}
 	for _, col := range t.Columns {
 		tr.column(col.Name, col.Type)
 	}
@@ -80,8 +83,13 @@ type tableRows struct {
 	rows    [][]any
 	dropped map[int]bool // columns left out of the load (their values were discarded)
 	// mixed marks the columns some of whose values are not of the column's
-	// type: loader.fit coerces them.
+	// type (a float among integers, a timestamp still in its text): loader.fit
+	// coerces them.
 	mixed map[int]bool
+	// long marks the columns with a string longer than maxString:
+	// loader.fit discards those values if the column is a string.
+	long      map[int]bool
+	maxString int
 }
 
 // column returns the position of a column, adding it with type typ if the
@@ -170,21 +178,28 @@ type rowBuilder struct {
 
 // set sets a column's value of type typ, adding the column if needed. A
 // column whose values have several types takes the type columns.Widen
-// consolidates them to (int and float make float; otherwise the first type
-// stays), and loader.fit coerces its values. Empty strings, zero times and
-// nil are NULL.
+// consolidates them to (int and float make float; otherwise the type of the
+// first value stays), and loader.fit coerces its values; so it does a value
+// whose Go type is not typ's (an RFC 3339 string for a timestamp). Empty
+// strings, zero times and nil are NULL.
 func (r *rowBuilder) set(name string, typ adapters.Type, v any) {
 	v = nullIfEmpty(v)
 	if v == nil {
 		return
 	}
 	i := r.t.column(name, typ)
-	if col := &r.t.cols[i]; col.Type != typ {
+	if col := &r.t.cols[i]; col.Type != typ || typeOf(v) != typ {
 		col.Type, _ = columns.Widen(col.Type, typ)
 		if r.t.mixed == nil {
 			r.t.mixed = map[int]bool{}
 		}
 		r.t.mixed[i] = true
+	}
+	if s, ok := v.(string); ok && r.t.maxString > 0 && len(s) > r.t.maxString {
+		if r.t.long == nil {
+			r.t.long = map[int]bool{}
+		}
+		r.t.long[i] = true
 	}
 	if i >= len(r.vals) {
 		r.vals = append(r.vals, make([]any, i+1-len(r.vals))...)

@@ -127,8 +127,8 @@ func TestCaseStudyAndIncremental(t *testing.T) {
 					t.Errorf("%s grew by %d rows, want %d", table, got, want)
 				}
 			}
-			wantEvents := map[string]int64{"identifies": 1, "tracks": 1, "groups": 1, "aliases": 1, "pages": 1}
-			if !reflect.DeepEqual(out2.events.Tables, wantEvents) || out2.events.Rows != 5 {
+			wantEvents := map[string]int64{"identifies": 1, "tracks": 1, "order_completed": 1, "groups": 1, "aliases": 1, "pages": 1}
+			if !reflect.DeepEqual(out2.events.Tables, wantEvents) || out2.events.Rows != 6 {
 				t.Errorf("second LoadEvents = %+v, want %v", out2.events, wantEvents)
 			}
 			for table, want := range wantEvents {
@@ -137,6 +137,8 @@ func TestCaseStudyAndIncremental(t *testing.T) {
 				}
 			}
 			check("tracks", q("id, segment_id, event, event_text", "tracks", "id"), [][]string{{"m6", p1, "order_completed", "Order Completed"}})
+			check("order_completed", q("id, segment_id, event_source_id, event, event_text, total", "order_completed", "id"),
+				[][]string{{"m6", p1, sourceID, "order_completed", "Order Completed", "30"}})
 			check("groups", q("id, user_id, group_id", "groups", "id"), [][]string{{"m7", "u1", "g1"}})
 			check("aliases", q("id, user_id, previous_id", "aliases", "id"), [][]string{{"m8", "u1", "5285"}})
 			// Trait values land as text until the columns package infers
