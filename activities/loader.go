@@ -264,7 +264,18 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 		}
 	}
 
-	if existing == nil || len(add) > 0 {
+	// A new column whose every value was discarded is not created: a
+	// column comes with its first stored value.
+	added := 0
+	for _, col := range add {
+		i := newCols[col.Name]
+		if i < t.std || slices.ContainsFunc(t.rows, func(row []any) bool { return i < len(row) && row[i] != nil }) {
+			added++
+		} else {
+			t.drop(i)
+		}
+	}
+	if existing == nil || added > 0 {
 		table := adapters.Table{Name: t.name, Columns: t.columns()}
 		if err := l.w.EnsureTable(ctx, table); err != nil {
 			return nil, fmt.Errorf("creating columns of %s: %w", t.name, err)
@@ -274,14 +285,14 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 			l.schema[t.name] = existing
 			l.stats.tables++
 		} else {
-			l.stats.columns += int64(len(add))
+			l.stats.columns += int64(added)
 		}
 		for _, col := range table.Columns {
 			if _, ok := existing[lower(col.Name)]; !ok {
 				existing[lower(col.Name)] = col
 			}
 		}
-		l.log.Debug("table ensured", "columns", len(table.Columns), "added", len(add), "overflow", len(t.dropped))
+		l.log.Debug("table ensured", "columns", len(table.Columns), "added", added, "left_out", len(t.dropped))
 	}
 	return []adapters.Rows{t.adapterRows()}, nil
 }

@@ -37,6 +37,7 @@ func (c *chunkRows) table(t adapters.Table) *tableRows {
 	for _, col := range t.Columns {
 		tr.column(col.Name, col.Type)
 	}
+	tr.std = len(tr.cols)
 	c.tables[t.Name] = tr
 	c.order = append(c.order, t.Name)
 	return tr
@@ -77,8 +78,11 @@ func discardID(fields ...string) string {
 // the column list (columns added after them); they are padded with NULLs
 // when handed to the adapter.
 type tableRows struct {
-	name    string
-	cols    []adapters.Column
+	name string
+	cols []adapters.Column
+	// std is the number of standard columns, which come first and are
+	// created with the table even when the chunk has no value for them.
+	std     int
 	index   map[string]int // column name → position in cols
 	rows    [][]any
 	dropped map[int]bool // columns left out of the load (their values were discarded)
