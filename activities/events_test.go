@@ -148,7 +148,7 @@ func TestEventTables(t *testing.T) {
 					"properties": map[string]any{
 						"revenue": 10, "when": "2026-01-01T00:00:00Z", "tags": []any{"a", "b"},
 						"product": map[string]any{"sku": "s1", "price": 9.5},
-						"id": "custom", "3d": true, "select": "x", "firstName": "A", "first_name": "B",
+						"id":      "custom", "3d": true, "select": "x", "firstName": "A", "first_name": "B",
 						"big": big, "note": nil, "context_ip": "9.9.9.9",
 					},
 					"context": map[string]any{"ip": "1.2.3.4", "page": map[string]any{"path": "/checkout", "title": "Checkout"},
