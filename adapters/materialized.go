@@ -7,18 +7,15 @@ type KeyedTable struct {
 	Key []string // primary key columns, in order
 }
 
-// metaColumns are the columns every current-state table copies from the
+// withMeta appends the columns every current-state table copies from the
 // change-log row that last wrote it.
-var metaColumns = []Column{
-	{Name: "seq", Type: Int},
-	{Name: "timestamp", Type: Timestamp},
-	{Name: "received_at", Type: Timestamp},
-	{Name: "uuid_ts", Type: Timestamp},
-}
-
 func withMeta(cols ...Column) []Column {
-	out := append([]Column{}, cols...)
-	return append(out, metaColumns...)
+	return append(append([]Column{}, cols...),
+		Column{Name: "seq", Type: Int},
+		Column{Name: "timestamp", Type: Timestamp},
+		Column{Name: "received_at", Type: Timestamp},
+		Column{Name: "uuid_ts", Type: Timestamp},
+	)
 }
 
 // IDGraph is id_graph: per segment_id, its latest id_graph_updates row.

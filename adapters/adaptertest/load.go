@@ -23,7 +23,8 @@ func typesTable(name string) adapters.Table {
 	}}
 }
 
-var typesColumns = []string{"id", "s", "i", "f", "b", "ts"}
+// typesColumns are the columns of typesTable.
+func typesColumns() []string { return []string{"id", "s", "i", "f", "b", "ts"} }
 
 // testTypesRoundTrip: values of every type come back as loaded; timestamps
 // come back as the same instant (microseconds kept), in UTC.
@@ -41,12 +42,12 @@ func testTypesRoundTrip(t *testing.T, open Open) {
 		{"pi", "\\N", int64(1) << 53, math.Pi, true, time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)},
 		{"tenth", "NULL", int64(42), 0.1, false, time.Date(2000, 1, 1, 0, 0, 0, 0, pacific)},
 	}
-	res := e.load(adapters.Chunk{Stream: "types", Upto: 1, Tables: []adapters.Rows{{Table: "types", Columns: typesColumns, Values: rows}}})
+	res := e.load(adapters.Chunk{Stream: "types", Upto: 1, Tables: []adapters.Rows{{Table: "types", Columns: typesColumns(), Values: rows}}})
 	if res.Rows["types"] != int64(len(rows)) || res.Skipped {
 		t.Errorf("LoadResult = %+v, want %d rows", res, len(rows))
 	}
 	want := normalizeRows(rows) // times to UTC
-	e.wantRows("round trip", e.rows("types", typesColumns...), want)
+	e.wantRows("round trip", e.rows("types", typesColumns()...), want)
 	got := e.rows("types", "id", "ts")
 	for _, r := range got {
 		if ts, ok := r[1].(time.Time); ok && ts.Location() != time.UTC {
@@ -67,7 +68,7 @@ func testTypesRoundTrip(t *testing.T, open Open) {
 			want[i] = []any{"pi", "π", nil, nil, nil, nil}
 		}
 	}
-	e.wantRows("after replacing rows", e.rows("types", typesColumns...), want)
+	e.wantRows("after replacing rows", e.rows("types", typesColumns()...), want)
 }
 
 func widgetRows(values ...[]any) adapters.Rows {
@@ -221,7 +222,7 @@ func testCancelledLoad(t *testing.T, open Open) {
 	e.ensure(widgetsTable(), typesTable("types"))
 	const n = 50_000
 	widgets := widgetRows()
-	types := adapters.Rows{Table: "types", Columns: typesColumns}
+	types := adapters.Rows{Table: "types", Columns: typesColumns()}
 	ts := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
 	for i := range n {
 		widgets.Values = append(widgets.Values, []any{fmt.Sprintf("w%07d", i), fmt.Sprintf("widget number %d", i), int64(i)})

@@ -27,26 +27,34 @@ func (c caseStudy) meta(seq int64) []any {
 	return []any{seq, c.at(seq), c.at(seq).Add(time.Second), c.at(seq).Add(time.Hour)}
 }
 
-var metaNames = []string{"seq", "timestamp", "received_at", "uuid_ts"}
+// metaNames are the columns of meta.
+func metaNames() []string { return []string{"seq", "timestamp", "received_at", "uuid_ts"} }
 
 func (c caseStudy) graph(seq int64, seg, canonical, eventType, event string) []any {
 	return append([]any{fmt.Sprintf("g%d", seq), seg, canonical, eventType, event}, c.meta(seq)...)
 }
 
-var graphColumns = append([]string{"id", "segment_id", "canonical_segment_id", "triggering_event_type", "triggering_event_id"}, metaNames...)
+// graphColumns are the columns of graph.
+func graphColumns() []string {
+	return append([]string{"id", "segment_id", "canonical_segment_id", "triggering_event_type", "triggering_event_id"}, metaNames()...)
+}
 
 func (c caseStudy) mapping(seq int64, seg, typ, value string) []any {
 	return append([]any{fmt.Sprintf("m%d", seq), seg, "hash(" + typ + ":" + value + ")", typ, value}, c.meta(seq)...)
 }
 
-var mappingColumns = append([]string{"id", "segment_id", "external_id_hash", "external_id_type", "external_id_value"}, metaNames...)
+// mappingColumns are the columns of mapping.
+func mappingColumns() []string {
+	return append([]string{"id", "segment_id", "external_id_hash", "external_id_type", "external_id_value"}, metaNames()...)
+}
 
 // traits returns a profile_traits_updates row; values follow traitNames.
 func (c caseStudy) traits(seq int64, seg string, values ...any) []any {
 	return append(append([]any{fmt.Sprintf("t%d", seq), seg}, c.meta(seq)...), values...)
 }
 
-var traitsColumns = append([]string{"id", "segment_id"}, metaNames...)
+// traitsColumns are the columns of traits before the trait values.
+func traitsColumns() []string { return append([]string{"id", "segment_id"}, metaNames()...) }
 
 // testMaterializeCaseStudy: the docs' case study, then a recursive merge, a
 // removed trait and a new identifier in an incremental second window, then
@@ -61,17 +69,17 @@ func testMaterializeCaseStudy(t *testing.T, open Open) {
 	// Window 1 (seq 1..4): P1 is created by page E1, gets an email by
 	// identify E2; P2 is created by page E3; identify E4 merges P2 into P1.
 	e.load(adapters.Chunk{Stream: "identity", After: 0, Upto: 4, Tables: []adapters.Rows{
-		{Table: adapters.TableIDGraphUpdates, Columns: graphColumns, Values: [][]any{
+		{Table: adapters.TableIDGraphUpdates, Columns: graphColumns(), Values: [][]any{
 			c.graph(1, "P1", "P1", "page", "E1"),
 			c.graph(3, "P2", "P2", "page", "E3"),
 			c.graph(4, "P2", "P1", "identify", "E4"),
 		}},
-		{Table: adapters.TableExternalIDMappingUpdates, Columns: mappingColumns, Values: [][]any{
+		{Table: adapters.TableExternalIDMappingUpdates, Columns: mappingColumns(), Values: [][]any{
 			c.mapping(1, "P1", "anonymous_id", "5285"),
 			c.mapping(2, "P1", "email", "jane@example.com"),
 			c.mapping(3, "P2", "anonymous_id", "b50e"),
 		}},
-		{Table: adapters.TableProfileTraitsUpdates, Columns: append(slices.Clone(traitsColumns), "email"), Values: [][]any{
+		{Table: adapters.TableProfileTraitsUpdates, Columns: append(traitsColumns(), "email"), Values: [][]any{
 			c.traits(2, "P1", "jane@example.com"),
 			c.traits(4, "P1", "jane@example.com"), // the merge's snapshot
 		}},
@@ -87,8 +95,8 @@ func testMaterializeCaseStudy(t *testing.T, open Open) {
 		append([]any{"P1", "P1"}, c.meta(1)...),
 		append([]any{"P2", "P1"}, c.meta(4)...),
 	}
-	e.wantRows("window 1: id_graph", e.rows(adapters.TableIDGraph, append([]string{"segment_id", "canonical_segment_id"}, metaNames...)...), graph)
-	e.wantRows("window 1: profile_merges", e.rows(adapters.TableProfileMerges, append([]string{"segment_id", "canonical_segment_id"}, metaNames...)...), graph)
+	e.wantRows("window 1: id_graph", e.rows(adapters.TableIDGraph, append([]string{"segment_id", "canonical_segment_id"}, metaNames()...)...), graph)
+	e.wantRows("window 1: profile_merges", e.rows(adapters.TableProfileMerges, append([]string{"segment_id", "canonical_segment_id"}, metaNames()...)...), graph)
 	e.wantRows("window 1: external_id_mapping", e.rows(adapters.TableExternalIDMapping,
 		"external_id_hash", "external_id_type", "external_id_value", "segment_id", "canonical_segment_id", "seq", "timestamp"), [][]any{
 		{"hash(anonymous_id:5285)", "anonymous_id", "5285", "P1", "P1", 1, c.at(1)},
@@ -120,16 +128,16 @@ func testMaterializeCaseStudy(t *testing.T, open Open) {
 	e.ensure(traitTable)
 	lastSeen := time.Date(2024, 4, 30, 8, 30, 0, 0, time.FixedZone("CEST", 2*3600))
 	e.load(adapters.Chunk{Stream: "identity", After: 4, Upto: 10, Tables: []adapters.Rows{
-		{Table: adapters.TableIDGraphUpdates, Columns: graphColumns, Values: [][]any{
+		{Table: adapters.TableIDGraphUpdates, Columns: graphColumns(), Values: [][]any{
 			c.graph(5, "P0", "P0", "page", "E5"),
 			c.graph(7, "P1", "P0", "identify", "E6"),
 			c.graph(8, "P2", "P0", "identify", "E6"),
 		}},
-		{Table: adapters.TableExternalIDMappingUpdates, Columns: mappingColumns, Values: [][]any{
+		{Table: adapters.TableExternalIDMappingUpdates, Columns: mappingColumns(), Values: [][]any{
 			c.mapping(6, "P0", "anonymous_id", "c0ff"),
 			c.mapping(10, "P0", "phone", "+15550100"),
 		}},
-		{Table: adapters.TableProfileTraitsUpdates, Columns: append(slices.Clone(traitsColumns), "email", "plan", "age", "score", "vip", "last_seen"), Values: [][]any{
+		{Table: adapters.TableProfileTraitsUpdates, Columns: append(traitsColumns(), "email", "plan", "age", "score", "vip", "last_seen"), Values: [][]any{
 			c.traits(6, "P0", nil, "pro", nil, nil, nil, nil),
 			c.traits(9, "P0", "jane@example.com", nil, int64(42), 2.5, true, lastSeen),
 		}},
@@ -162,7 +170,7 @@ func testMaterializeCaseStudy(t *testing.T, open Open) {
 	// Window 3 (seq 13): P0's next snapshot drops vip and last_seen, changes
 	// age and keeps the rest; every trait row then carries its seq.
 	e.load(adapters.Chunk{Stream: "identity", After: 10, Upto: 13, Tables: []adapters.Rows{
-		{Table: adapters.TableProfileTraitsUpdates, Columns: append(slices.Clone(traitsColumns), "email", "plan", "age", "score", "vip", "last_seen"), Values: [][]any{
+		{Table: adapters.TableProfileTraitsUpdates, Columns: append(traitsColumns(), "email", "plan", "age", "score", "vip", "last_seen"), Values: [][]any{
 			c.traits(13, "P0", "jane@example.com", nil, int64(43), 2.5, nil, nil),
 		}},
 	}})
@@ -185,8 +193,8 @@ func (e *env) checkWindow2(c caseStudy, lastSeen time.Time) {
 		append([]any{"P1", "P0"}, c.meta(7)...),
 		append([]any{"P2", "P0"}, c.meta(8)...),
 	}
-	e.wantRows("window 2: id_graph", e.rows(adapters.TableIDGraph, append([]string{"segment_id", "canonical_segment_id"}, metaNames...)...), graph)
-	e.wantRows("window 2: profile_merges", e.rows(adapters.TableProfileMerges, append([]string{"segment_id", "canonical_segment_id"}, metaNames...)...), graph)
+	e.wantRows("window 2: id_graph", e.rows(adapters.TableIDGraph, append([]string{"segment_id", "canonical_segment_id"}, metaNames()...)...), graph)
+	e.wantRows("window 2: profile_merges", e.rows(adapters.TableProfileMerges, append([]string{"segment_id", "canonical_segment_id"}, metaNames()...)...), graph)
 	e.wantRows("window 2: external_id_mapping", e.rows(adapters.TableExternalIDMapping,
 		"external_id_hash", "external_id_type", "external_id_value", "segment_id", "canonical_segment_id"), [][]any{
 		{"hash(anonymous_id:5285)", "anonymous_id", "5285", "P1", "P0"},

@@ -13,9 +13,6 @@ import (
 // addColumnsBatch is how many columns one ALTER TABLE adds.
 const addColumnsBatch = 100
 
-// changeLogs are the tables Materialize reads by seq; they get an index on it.
-var changeLogs = []string{adapters.TableIDGraphUpdates, adapters.TableExternalIDMappingUpdates, adapters.TableProfileTraitsUpdates}
-
 // EnsureSchema creates the schema and the watermarks table if missing.
 func (w *Warehouse) EnsureSchema(ctx context.Context) (err error) {
 	defer w.redactErr(&err)
@@ -202,10 +199,10 @@ func (w *Warehouse) tableDDL(ctx context.Context, q querier, table string, cols 
 // indexColumn is the column Materialize reads a table by, besides its key:
 // seq on the change logs, segment_id on external_id_mapping.
 func indexColumn(table string) string {
-	switch {
-	case slices.Contains(changeLogs, table):
+	switch table {
+	case adapters.TableIDGraphUpdates, adapters.TableExternalIDMappingUpdates, adapters.TableProfileTraitsUpdates:
 		return "seq"
-	case table == adapters.TableExternalIDMapping:
+	case adapters.TableExternalIDMapping:
 		return "segment_id"
 	}
 	return ""
