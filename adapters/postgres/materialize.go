@@ -35,6 +35,8 @@ const (
 // grows with the changes, not with the tables. It returns the rows
 // inserted, updated or deleted per table. The change logs must be loaded up
 // to upto first: rows loaded later with seq <= upto are not materialized.
+// Snapshots are taken to be written only for canonical profiles (as the
+// identity engine does).
 func (w *Warehouse) Materialize(ctx context.Context, upto int64) (written map[string]int64, err error) {
 	defer w.redactErr(&err)
 	start := time.Now()
@@ -42,7 +44,10 @@ func (w *Warehouse) Materialize(ctx context.Context, upto int64) (written map[st
 	for _, t := range adapters.MaterializedTables() {
 		written[t] = 0
 	}
-	tx, err := w.db.BeginTx(ctx, nil)
+	// One snapshot for every statement: all the window's reads see the same
+	// change logs. A concurrent Materialize, which the watermark lock makes
+	// wait, then fails with a serialization error, to be retried.
+	tx, err := w.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
 	if err != nil {
 		return nil, fmt.Errorf("materializing: beginning transaction: %w", err)
 	}
