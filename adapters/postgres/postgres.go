@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +99,10 @@ func open(cfg adapters.Config) (*Warehouse, error) {
 	}
 	// The password is the warehouse's secret, even when empty: never one
 	// from the worker's PGPASSWORD or ~/.pgpass, meant for other servers.
-	pqCfg.Password, pqCfg.Passfile = cfg.Secret, os.DevNull
+	// The passfile is a path that cannot exist ("/dev/null/pgpass"): lib/pq
+	// skips it quietly, where os.DevNull itself draws a permissions warning
+	// on every connection without a password.
+	pqCfg.Password, pqCfg.Passfile = cfg.Secret, filepath.Join(os.DevNull, "pgpass")
 	connector, err := pq.NewConnectorConfig(pqCfg)
 	if err != nil {
 		return nil, w.redact(fmt.Errorf("postgres: %w", err))
