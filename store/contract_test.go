@@ -43,6 +43,7 @@ func runContract(t *testing.T, b backend) {
 		{"EventPosAt", testEventPosAt},
 		{"Warehouses", testWarehouses},
 		{"Credentials", testCredentials},
+		{"WarehouseSettings", testWarehouseSettings},
 		{"SyncRuns", testSyncRuns},
 		{"Migrations", testMigrations},
 	}

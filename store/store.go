@@ -24,6 +24,7 @@ type Store interface {
 	Inbox
 	ChangeLogs
 	Warehouses
+	WarehouseSettings
 	SyncRuns
 	Close() error
 }
@@ -186,6 +187,41 @@ type Warehouses interface {
 	PutCredentials(ctx context.Context, warehouseID string, secret []byte) error
 	// Credentials decrypts a warehouse's secret, or ErrNotFound.
 	Credentials(ctx context.Context, warehouseID string) ([]byte, error)
+}
+
+// SchemaColumn is a column of a landed table, as the schema cache keeps it.
+type SchemaColumn struct {
+	Name string
+	Type string // the adapters' column type: string, int, float, bool, timestamp
+}
+
+// Selection turns a landed table, or one column of it, on or off for a
+// warehouse (selective sync). Tables and columns without a selection are on.
+type Selection struct {
+	Table     string
+	Column    string // "" for the whole table
+	Enabled   bool
+	ChangedAt time.Time
+}
+
+// WarehouseSettings keeps what a warehouse's loads need beyond its record:
+// the cached schema of the warehouse, and its selective-sync choices. Both are
+// deleted with the warehouse.
+type WarehouseSettings interface {
+	// WarehouseSchema returns the cached schema: table → columns, sorted by
+	// name.
+	WarehouseSchema(ctx context.Context, warehouseID string) (map[string][]SchemaColumn, error)
+	// SaveWarehouseSchema records the columns of the given tables, adding
+	// new ones and updating types. With replace, the cached schema becomes
+	// exactly tables (after a refresh found the cache stale).
+	SaveWarehouseSchema(ctx context.Context, warehouseID string, tables map[string][]SchemaColumn, replace bool) error
+	// SetSelection records a selection (ChangedAt defaults to now) and
+	// returns the one it replaced, which is enabled with a zero ChangedAt
+	// when there was none.
+	SetSelection(ctx context.Context, warehouseID string, sel Selection) (previous Selection, err error)
+	// Selections returns the recorded selections of a warehouse, sorted by
+	// table and column.
+	Selections(ctx context.Context, warehouseID string) ([]Selection, error)
 }
 
 // Sync statuses.
