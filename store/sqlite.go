@@ -61,7 +61,7 @@ func openSQLite(ctx context.Context, dsn string, opts Options, s *sealer) (*sqli
 		st.r.SetMaxOpenConns(4)
 	}
 	// The writer connects first so that it sets WAL mode before any reader.
-	if err := w.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, w); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("opening sqlite: %w", err)
 	}
@@ -70,6 +70,25 @@ func openSQLite(ctx context.Context, dsn string, opts Options, s *sealer) (*sqli
 		return nil, err
 	}
 	return st, nil
+}
+
+// pingSQLite opens the first connection. Switching a new database to WAL
+// needs an exclusive lock and does not wait on the busy timeout, so when
+// another process opens the same new file at that moment, retry until the
+// busy timeout has passed.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(sqliteBusyTimeout)
+	for {
+		err := db.PingContext(ctx)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // withQuery appends parameters to a path or file: URI.
