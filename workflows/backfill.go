@@ -75,6 +75,7 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (SyncReport, error
 			After:       in.Next,
 			Upto:        upto,
 			Stream:      stream,
+			Tables:      in.Tables,
 		}).Get(ctx, &out)
 		if err != nil {
 			rb.loadFailed(fmt.Sprintf("loading events (%d, %d]", in.Next, upto), ReportEvents, GroupEventType, err)

@@ -140,3 +140,17 @@ func TestBackfillFailsWhenNothingLoads(t *testing.T) {
 	r := backfillResult(t, env)
 	require.Equal(t, StatusFailed, r.Status)
 }
+
+func TestBackfillOfSomeTables(t *testing.T) {
+	env, f := newBackfillEnv(t)
+	f.eventRange = Range{After: 0, Upto: 150}
+	tables := []string{"pages", "order_completed"}
+	env.ExecuteWorkflow(BackfillWorkflow, BackfillInput{WarehouseID: wh, From: bfFrom, To: bfTo, ChunkSize: 100, Tables: tables})
+	backfillResult(t, env)
+	for _, c := range chunksLoaded(f) {
+		require.Equal(t, tables, c.Tables, "every chunk is limited to the tables")
+	}
+	require.Len(t, chunksLoaded(f), 2)
+	require.Equal(t, "backfill-wh1-20261029T120000Z-20261108T120000Z-pages-order_completed",
+		BackfillWorkflowID(wh, time.Date(2026, 10, 29, 12, 0, 0, 0, time.UTC), time.Date(2026, 11, 8, 12, 0, 0, 0, time.UTC), tables...))
+}

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -60,9 +61,16 @@ func SyncScheduleID(warehouseID string) string { return "sync-" + warehouseID }
 // received in [from, to): the same window gives the same id, so a repeated
 // request while one runs is refused and a rerun after one failed resumes from
 // its watermark stream.
-func BackfillWorkflowID(warehouseID string, from, to time.Time) string {
+//
+// A backfill limited to some tables gets their names in its id as well, so
+// that gaps of two tables over one window are two backfills.
+func BackfillWorkflowID(warehouseID string, from, to time.Time, tables ...string) string {
 	const layout = "20060102T150405Z"
-	return "backfill-" + warehouseID + "-" + from.UTC().Format(layout) + "-" + to.UTC().Format(layout)
+	id := "backfill-" + warehouseID + "-" + from.UTC().Format(layout) + "-" + to.UTC().Format(layout)
+	if len(tables) > 0 {
+		id += "-" + strings.Join(tables, "-")
+	}
+	return id
 }
 
 // Search attributes the workflows set. Register them on the namespace before

@@ -298,6 +298,8 @@ type LoadRangeInput struct {
 	Upto        int64  `json:"upto"`
 	// Stream is the watermark stream of the backfill (its workflow id).
 	Stream string `json:"stream"`
+	// Tables, when set, limits the load to these event tables.
+	Tables []string `json:"tables,omitempty"`
 }
 
 // Sync statuses: the SyncReport.Status values and the SyncStatus search
@@ -475,6 +477,9 @@ type BackfillRequest struct {
 	Actor Actor     `json:"actor"`
 	From  time.Time `json:"from"`
 	To    time.Time `json:"to"`
+	// Tables, when set, limits the backfill to these event tables (a
+	// selective-sync gap); otherwise every event table is reloaded.
+	Tables []string `json:"tables,omitempty"`
 }
 
 // BackfillInput is the input of BackfillWorkflow. A new backfill sets
@@ -484,6 +489,8 @@ type BackfillInput struct {
 	WarehouseID string    `json:"warehouse_id"`
 	From        time.Time `json:"from"`
 	To          time.Time `json:"to"`
+	// Tables, when set, limits the backfill to these event tables.
+	Tables []string `json:"tables,omitempty"`
 	// ChunkSize is the number of inbox positions per LoadEventsRange;
 	// DefaultBackfillChunkSize when zero.
 	ChunkSize int64 `json:"chunk_size,omitempty"`

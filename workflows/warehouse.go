@@ -384,7 +384,7 @@ func (w *warehouse) backfill(ctx workflow.Context, in BackfillRequest) (string, 
 		return "", err
 	}
 	defer w.mu.Unlock()
-	id := BackfillWorkflowID(w.in.WarehouseID, in.From, in.To)
+	id := BackfillWorkflowID(w.in.WarehouseID, in.From, in.To, in.Tables...)
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:        id,
 		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
@@ -393,6 +393,7 @@ func (w *warehouse) backfill(ctx workflow.Context, in BackfillRequest) (string, 
 		WarehouseID: w.in.WarehouseID,
 		From:        in.From.UTC(),
 		To:          in.To.UTC(),
+		Tables:      in.Tables,
 	})
 	var exec workflow.Execution
 	if err := child.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
