@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,18 +187,7 @@ func TestEventTables(t *testing.T) {
 			if got := infoTables(t, db, schema); !reflect.DeepEqual(got, wantTables) {
 				t.Errorf("tables %v, want %v", got, wantTables)
 			}
-			std := func(table string) map[string]adapters.Type {
-				m := map[string]adapters.Type{}
-				for _, c := range adapters.EventTable(table).Columns {
-					m[c.Name] = c.Type
-				}
-				return m
-			}
-			with := func(m map[string]adapters.Type, cols map[string]adapters.Type) map[string]adapters.Type {
-				m = maps.Clone(m)
-				maps.Copy(m, cols)
-				return m
-			}
+			std := stdColumns
 			ctxCols := map[string]adapters.Type{
 				"context_ip": adapters.String, "context_page_path": adapters.String, "context_page_title": adapters.String,
 				"context_library_name": adapters.String, "context_library_version": adapters.String, "context_a_b_c_d": adapters.Int,
@@ -422,4 +413,152 @@ func trackTable(event string) string {
 		return "_3_doctors"
 	}
 	return strings.ReplaceAll(strings.ToLower(event), " ", "_")
+}
+
+// TestManyEventTables lands Track events of 2,000 names, then one more
+// event of each with a new property: 2,000 tables created, then 2,000
+// altered, with the row counts per table and in total. DuckDB gets 250
+// names unless PROFILESYNC_TEST_DUCKDB_EVENT_NAMES says more: its adapter
+// reads a table's columns from information_schema for every table it
+// creates or loads, so its cost per table grows with the catalog (2,000
+// names take minutes).
+func TestManyEventTables(t *testing.T) {
+	for _, kind := range kinds() {
+		t.Run(kind.name, func(t *testing.T) {
+			names := 2000
+			if kind.name == "duckdb" {
+				names = 250
+				if n, err := strconv.Atoi(os.Getenv("PROFILESYNC_TEST_DUCKDB_EVENT_NAMES")); err == nil && n > 0 && n <= 10000 {
+					names = n
+				}
+			}
+			st := openStore(t)
+			kind.create(t, st, "wh1")
+			acts := newActivities(st)
+			h := newHarness(t, acts)
+			db := warehouseDB(t, st, "wh1")
+			schema := schemaOf(t, st, "wh1")
+			batch := func(first int, props func(i int) map[string]any) []store.InboxEvent {
+				evs := make([]store.InboxEvent, names)
+				for i := range evs {
+					evs[i] = event(first+i, "track", map[string]any{"userId": fmt.Sprintf("u%d", i%50),
+						"event": fmt.Sprintf("Event %04d", i), "properties": props(i),
+						"context": map[string]any{"library": map[string]any{"name": "analytics.js"}}})
+				}
+				return evs
+			}
+			ingestBatched(t, st, 500, batch(1, func(i int) map[string]any { return map[string]any{"n": i} }))
+			start := time.Now()
+			out1 := eventSync(h, "wh1")
+			first := time.Since(start)
+			ingestBatched(t, st, 500, batch(1+names, func(i int) map[string]any { return map[string]any{"n": i, "added": "yes"} }))
+			start = time.Now()
+			out2 := eventSync(h, "wh1")
+			second := time.Since(start)
+			t.Logf("%s: %d event names: first sync (tables created) %v, second (a column added to each) %v",
+				kind.name, names, first.Round(time.Millisecond), second.Round(time.Millisecond))
+
+			var tables []string
+			for _, name := range infoTables(t, db, schema) {
+				if strings.HasPrefix(name, "event_") {
+					tables = append(tables, name)
+				}
+			}
+			if len(tables) != names || tables[0] != "event_0000" || tables[len(tables)-1] != fmt.Sprintf("event_%04d", names-1) {
+				t.Fatalf("%d event tables (%v ... ), want %d", len(tables), tables[:min(3, len(tables))], names)
+			}
+			for _, out := range []workflows.LoadOutput{out1, out2} {
+				if len(out.Tables) != names+1 || out.Tables["tracks"] != int64(names) || out.Rows != 2*int64(names) {
+					t.Errorf("LoadOutput: %d tables, %d rows, tracks %d; want %d, %d, %d", len(out.Tables), out.Rows, out.Tables["tracks"], names+1, 2*names, names)
+				}
+				for _, table := range tables {
+					if out.Tables[table] != 1 {
+						t.Errorf("LoadOutput.Tables[%s] = %d, want 1", table, out.Tables[table])
+					}
+				}
+			}
+			// Every table's rows and columns, a few hundred tables per query.
+			var rows int64
+			for part := range slices.Chunk(tables, 250) {
+				var sel []string
+				for _, table := range part {
+					sel = append(sel, "SELECT count(*) AS n, count(added) AS a, sum(n) AS s FROM "+db.QualifiedName(table))
+				}
+				for _, r := range query(t, db, "SELECT sum(n), sum(a), count(*) FROM ("+strings.Join(sel, " UNION ALL ")+") AS t") {
+					var n, a, c int64
+					fmt.Sscan(r[0], &n)
+					fmt.Sscan(r[1], &a)
+					fmt.Sscan(r[2], &c)
+					if a != int64(len(part)) || c != int64(len(part)) {
+						t.Errorf("%d tables, %d with the added value; want %d", c, a, len(part))
+					}
+					rows += n
+				}
+			}
+			if rows != 2*int64(names) || count(t, db, "tracks") != 2*int64(names) {
+				t.Errorf("%d rows in the event tables, %d in tracks; want %d each", rows, count(t, db, "tracks"), 2*names)
+			}
+			k := names * 3 / 5
+			table := fmt.Sprintf("event_%04d", k)
+			want := with(stdColumns(table), map[string]adapters.Type{"n": adapters.Int, "added": adapters.String, "context_library_name": adapters.String})
+			if got := infoColumns(t, db, schema, table); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s columns:\n got %v\nwant %v", table, got, want)
+			}
+			if got := query(t, db, "SELECT id, n, added FROM "+db.QualifiedName(table)+" ORDER BY n, id"); !reflect.DeepEqual(got, [][]string{
+				{fmt.Sprintf("m%d", k+1), strconv.Itoa(k), "∅"}, {fmt.Sprintf("m%d", k+1+names), strconv.Itoa(k), "yes"}}) {
+				t.Errorf("%s rows: %v", table, got)
+			}
+		})
+	}
+}
+
+// TestColumnLimit sends an event with more properties than a PostgreSQL
+// table takes: the columns past the limit are left out, in name order, and
+// their values discarded; the rest of the row lands.
+func TestColumnLimit(t *testing.T) {
+	st := openStore(t)
+	kinds()[0].create(t, st, "wh1")
+	h := newHarness(t, newActivities(st))
+	db := warehouseDB(t, st, "wh1")
+	props := map[string]any{}
+	for i := range 1600 {
+		props[fmt.Sprintf("p%04d", i)] = "v"
+	}
+	ingest(t, st, event(1, "track", map[string]any{"userId": "u1", "event": "Too Wide", "properties": props}))
+	out := eventSync(h, "wh1")
+	std := len(adapters.EventTable("too_wide").Columns)
+	kept := db.Dialect().MaxColumns() - std
+	cols := infoColumns(t, db, schemaOf(t, st, "wh1"), "too_wide")
+	if len(cols) != db.Dialect().MaxColumns() || cols[fmt.Sprintf("p%04d", kept-1)] != adapters.String || cols[fmt.Sprintf("p%04d", kept)] != "" {
+		t.Errorf("too_wide has %d columns, want %d up to p%04d", len(cols), db.Dialect().MaxColumns(), kept-1)
+	}
+	var want []discardRow
+	for i := kept; i < 1600; i++ {
+		want = append(want, discardRow{"too_wide", fmt.Sprintf("p%04d", i), "v", "table too_wide has the most columns the warehouse allows (1600)", "m1"})
+	}
+	if got := discardRows(t, db); !reflect.DeepEqual(got, want) {
+		t.Errorf("discards:\n got %v\nwant %v", got, want)
+	}
+	if out.Tables["too_wide"] != 1 || out.Tables["discards"] != int64(1600-kept) {
+		t.Errorf("LoadOutput = %+v", out)
+	}
+	if got := query(t, db, "SELECT p0000, p1000 FROM "+db.QualifiedName("too_wide")); !reflect.DeepEqual(got, [][]string{{"v", "v"}}) {
+		t.Errorf("too_wide row: %v", got)
+	}
+}
+
+// stdColumns are the standard columns of an event table.
+func stdColumns(table string) map[string]adapters.Type {
+	m := map[string]adapters.Type{}
+	for _, c := range adapters.EventTable(table).Columns {
+		m[c.Name] = c.Type
+	}
+	return m
+}
+
+// with returns m with cols added.
+func with(m map[string]adapters.Type, cols map[string]adapters.Type) map[string]adapters.Type {
+	m = maps.Clone(m)
+	maps.Copy(m, cols)
+	return m
 }

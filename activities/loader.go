@@ -120,10 +120,18 @@ func (l *loader) refresh(ctx context.Context, c *chunkRows) bool {
 	return stale
 }
 
+// tablesEnsurer is what an adapter offers when it can create and extend
+// many tables at once (one transaction, one lock, one catalog read): a
+// chunk of events may bring hundreds of new Track event tables.
+type tablesEnsurer interface {
+	EnsureTables(ctx context.Context, tables []adapters.Table) error
+}
+
 // prepare makes the warehouse ready for a chunk's rows and returns them for
 // the adapter: each value that does not fit the type of its existing column
 // goes to the discards table, columns past the warehouse's limit too, and
-// missing tables and columns are created (Schemas.EnsureTable) with the
+// missing tables and columns are created (Schemas.EnsureTable, or
+// EnsureTables for all of them at once where the adapter has it) with the
 // types of the chunk's columns.
 func (l *loader) prepare(ctx context.Context, c *chunkRows) ([]adapters.Rows, error) {
 	if l.schema == nil {
@@ -133,44 +141,100 @@ func (l *loader) prepare(ctx context.Context, c *chunkRows) ([]adapters.Rows, er
 		}
 		l.schema = schema
 	}
-	out := make([]adapters.Rows, 0, len(c.order))
+	var ensure []adapters.Table
+	fitted := make([]*tableRows, 0, len(c.order))
 	for _, name := range c.order {
 		if name == adapters.TableDiscards {
 			continue // last: fitting the other tables may add to it
 		}
-		rows, err := l.fit(ctx, c, c.tables[name], true)
+		t := c.tables[name]
+		need, err := l.fit(ctx, c, t, true)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rows...)
+		if need {
+			ensure = append(ensure, adapters.Table{Name: t.name, Columns: t.columns()})
+		}
+		fitted = append(fitted, t)
 	}
 	if t, ok := c.tables[adapters.TableDiscards]; ok {
-		rows, err := l.fit(ctx, c, t, false)
+		need, err := l.fit(ctx, c, t, false)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rows...)
+		if need {
+			ensure = append(ensure, adapters.Table{Name: t.name, Columns: t.columns()})
+		}
+		fitted = append(fitted, t)
+	}
+	if err := l.ensure(ctx, ensure); err != nil {
+		return nil, err
+	}
+	out := make([]adapters.Rows, 0, len(fitted))
+	for _, t := range fitted {
+		if len(t.rows) > 0 {
+			out = append(out, t.adapterRows())
+		}
 	}
 	return out, nil
 }
 
-// fit fits one table's rows to the warehouse (see prepare) and returns them
-// for the adapter (none if the table has no rows):
+// ensure creates the tables and columns a chunk needs and records them in
+// the schema cache.
+func (l *loader) ensure(ctx context.Context, tables []adapters.Table) error {
+	if len(tables) == 0 {
+		return nil
+	}
+	if e, ok := l.w.Warehouse.(tablesEnsurer); ok && len(tables) > 1 {
+		if err := e.EnsureTables(ctx, tables); err != nil {
+			return fmt.Errorf("creating %d tables and their columns: %w", len(tables), err)
+		}
+	} else {
+		for _, t := range tables {
+			if err := l.w.EnsureTable(ctx, t); err != nil {
+				return fmt.Errorf("creating columns of %s: %w", t.Name, err)
+			}
+		}
+	}
+	for _, t := range tables {
+		existing, known := l.schema[t.Name]
+		if !known {
+			existing = map[string]adapters.Column{}
+			l.schema[t.Name] = existing
+			l.stats.tables++
+		}
+		for _, col := range t.Columns {
+			if _, ok := existing[lower(col.Name)]; !ok {
+				existing[lower(col.Name)] = col
+				if known {
+					l.stats.columns++
+				}
+			}
+		}
+	}
+	l.log.Debug("tables ensured", "tables", len(tables))
+	return nil
+}
+
+// fit fits one table's rows to the warehouse (see prepare) and reports
+// whether the table or some of its columns need creating:
 //
 //   - A column keeps the type it has in the warehouse; a new one takes the
 //     chunk's type (that of its first non-null value, integers and floats
 //     making a float). An integer column that receives floats is widened to
 //     float when the adapter can (widener); otherwise the floats are
 //     coerced, and those with a fraction discarded.
-//   - New columns are added as columns.Plan says, in name order; those past
-//     the warehouse's column limit are left out and their values discarded.
+//   - New columns are added as columns.Plan says: the standard columns
+//     first, then the others in name order; those past the warehouse's
+//     column limit are left out and their values discarded. A new column
+//     whose every value was discarded is not created.
 //   - Values of another type are converted with columns.Coerce; those that
 //     do not convert, and strings longer than the dialect's maximum, go to
 //     the discards table with Coerce's reason. Without canDiscard (the
 //     discards table itself) they become NULL, and strings are not limited.
-func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard bool) ([]adapters.Rows, error) {
+func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard bool) (bool, error) {
 	if len(t.rows) == 0 {
-		return nil, nil
+		return false, nil
 	}
 	existing := l.schema[t.name]
 	idCol, recCol := t.index["id"], -1
@@ -192,16 +256,21 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 	}
 
 	// The columns the warehouse lacks, and those it can widen.
+	have := make([]adapters.Column, 0, len(existing)+t.std)
 	var incoming map[string]adapters.Type
-	var newCols map[string]int
+	var newCols []int
 	for i, col := range t.cols {
 		ex, ok := existing[lower(col.Name)]
 		if !ok {
+			newCols = append(newCols, i)
+			if i < t.std {
+				have = append(have, col) // standard columns come first
+				continue
+			}
 			if incoming == nil {
-				incoming, newCols = map[string]adapters.Type{}, map[string]int{}
+				incoming = map[string]adapters.Type{}
 			}
 			incoming[col.Name] = col.Type
-			newCols[col.Name] = i
 			continue
 		}
 		if ex.Name != col.Name {
@@ -209,17 +278,17 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 		}
 		if to, widens := columns.Widen(ex.Type, col.Type); widens {
 			if err := l.widen(ctx, t.name, ex, to); err != nil {
-				return nil, err
+				return false, err
 			}
 		}
 	}
-	var add []adapters.Column
 	if len(incoming) > 0 {
-		have := slices.Collect(maps.Values(existing))
-		var overflow []string
-		add, _, overflow = columns.Plan(have, incoming, l.maxColumns)
+		for _, col := range existing {
+			have = append(have, col)
+		}
+		_, _, overflow := columns.Plan(have, incoming, l.maxColumns)
 		for _, name := range overflow {
-			i := newCols[name]
+			i := t.index[name]
 			for r := range t.rows {
 				if t.value(r, i) != nil {
 					discard(r, i, fmt.Sprintf("table %s has the most columns the warehouse allows (%d)", t.name, l.maxColumns))
@@ -264,37 +333,20 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 		}
 	}
 
-	// A new column whose every value was discarded is not created: a
-	// column comes with its first stored value.
+	// A column comes with its first stored value: a new column whose every
+	// value was discarded is not created.
 	added := 0
-	for _, col := range add {
-		i := newCols[col.Name]
+	for _, i := range newCols {
+		if t.dropped[i] {
+			continue
+		}
 		if i < t.std || slices.ContainsFunc(t.rows, func(row []any) bool { return i < len(row) && row[i] != nil }) {
 			added++
 		} else {
 			t.drop(i)
 		}
 	}
-	if existing == nil || added > 0 {
-		table := adapters.Table{Name: t.name, Columns: t.columns()}
-		if err := l.w.EnsureTable(ctx, table); err != nil {
-			return nil, fmt.Errorf("creating columns of %s: %w", t.name, err)
-		}
-		if existing == nil {
-			existing = map[string]adapters.Column{}
-			l.schema[t.name] = existing
-			l.stats.tables++
-		} else {
-			l.stats.columns += int64(added)
-		}
-		for _, col := range table.Columns {
-			if _, ok := existing[lower(col.Name)]; !ok {
-				existing[lower(col.Name)] = col
-			}
-		}
-		l.log.Debug("table ensured", "columns", len(table.Columns), "added", added, "left_out", len(t.dropped))
-	}
-	return []adapters.Rows{t.adapterRows()}, nil
+	return existing == nil || added > 0, nil
 }
 
 // widen widens an existing column to type to, if the adapter can, and
