@@ -66,6 +66,8 @@ func NewServer(st store.Store, tc client.Client, tokens *Tokens, taskQueue strin
 	s.handle("POST /admin/v1/warehouses/{id}/sync", admin, s.syncNow)
 	s.handle("POST /admin/v1/warehouses/{id}/backfill", admin, s.backfill)
 	s.handle("GET /admin/v1/warehouses/{id}/syncs", viewer, s.listSyncs)
+	s.handle("GET /admin/v1/warehouses/{id}/tables", viewer, s.listTables)
+	s.handle("PUT /admin/v1/warehouses/{id}/tables/{table}", admin, s.setSelection)
 	s.handle("GET /admin/v1/syncs/{id}", viewer, s.getSync)
 	return s
 }

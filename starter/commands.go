@@ -30,6 +30,8 @@ func commands() map[string]command {
 		"warehouse schedule": warehouseSchedule,
 		"warehouse status":   warehouseStatus,
 		"warehouse list":     warehouseList,
+		"warehouse tables":   warehouseTables,
+		"warehouse table":    warehouseTable,
 		"sync now":           syncNow,
 		"backfill":           backfill,
 		"syncs list":         syncsList,
@@ -414,4 +416,80 @@ func printSync(w io.Writer, s admin.Sync) {
 	for _, e := range s.Errors {
 		fmt.Fprintf(w, "  error: %s\n", strings.TrimSpace(e))
 	}
+}
+
+func warehouseTables(ctx context.Context, c *cli, args []string) error {
+	pos, err := c.parse("warehouse tables", args, 1, nil)
+	if err != nil {
+		return err
+	}
+	var out []admin.TableSelection
+	if err := c.api.call(ctx, "GET", "/admin/v1/warehouses/"+url.PathEscape(pos[0])+"/tables", nil, &out); err != nil {
+		return err
+	}
+	return c.print(out, func(w io.Writer) {
+		onOff := func(on bool) string {
+			if on {
+				return "on"
+			}
+			return "OFF"
+		}
+		table(w, "TABLE\tCOLUMN\tTYPE\tSYNC\tCHANGED", func(tw io.Writer) {
+			for _, t := range out {
+				changed := ""
+				if !t.ChangedAt.IsZero() {
+					changed = t.ChangedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t\t\t%s\t%s\n", t.Table, onOff(t.Enabled), changed)
+				for _, col := range t.Columns {
+					if col.Enabled && col.ChangedAt.IsZero() {
+						continue // only columns with a choice
+					}
+					fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\n", col.Name, col.Type, onOff(col.Enabled), col.ChangedAt.Format(time.RFC3339))
+				}
+			}
+		})
+	})
+}
+
+func warehouseTable(ctx context.Context, c *cli, args []string) error {
+	var on, off bool
+	var in admin.SetSelection
+	pos, err := c.parse("warehouse table", args, 2, func(fs *flag.FlagSet) {
+		fs.BoolVar(&on, "on", false, "sync the table (or column)")
+		fs.BoolVar(&off, "off", false, "stop syncing the table (or column); what is there stays")
+		fs.StringVar(&in.Column, "column", "", "one column of the table instead of the whole table")
+		fs.BoolVar(&in.BackfillGap, "backfill-gap", false, "with --on: backfill the events received while it was off")
+	})
+	if err != nil {
+		return err
+	}
+	if on == off {
+		return usagef("warehouse table takes exactly one of --on and --off")
+	}
+	in.Enabled = on
+	var out admin.SelectionChanged
+	if err := c.api.call(ctx, "PUT", "/admin/v1/warehouses/"+url.PathEscape(pos[0])+"/tables/"+url.PathEscape(pos[1]), in, &out); err != nil {
+		return err
+	}
+	return c.print(out, func(w io.Writer) {
+		what := out.Table
+		if out.Column != "" {
+			what += "." + out.Column
+		}
+		state := "off: new data stops; what the warehouse holds stays"
+		if out.Enabled {
+			state = "on"
+		}
+		fmt.Fprintf(w, "%s is %s\n", what, state)
+		if out.Gap != nil {
+			fmt.Fprintf(w, "gap: events received from %s to %s were not synced\n", out.Gap.From.Format(time.RFC3339), out.Gap.To.Format(time.RFC3339))
+			if out.BackfillWorkflowID != "" {
+				fmt.Fprintf(w, "backfilling the gap: workflow %s\n", out.BackfillWorkflowID)
+			} else {
+				fmt.Fprintf(w, "to load them: profilesync backfill %s --from %s --to %s\n", pos[0],
+					out.Gap.From.Format(time.RFC3339), out.Gap.To.Format(time.RFC3339))
+			}
+		}
+	})
 }

@@ -45,6 +45,10 @@ Warehouses:
   warehouse delete ID                   delete a disabled warehouse and its credentials
   warehouse schedule ID SPEC            change the sync schedule
   warehouse status ID | list [--space S]
+  warehouse tables ID                   event tables and columns with their selective-sync state
+  warehouse table ID TABLE --on|--off [--column C] [--backfill-gap]
+                                        turn a table or column on or off; --backfill-gap loads
+                                        the events received while it was off
 
 Syncs:
   sync now ID [--wait]                  start a sync now; --wait prints its report
