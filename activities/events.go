@@ -3,6 +3,7 @@ package activities
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +37,61 @@ type eventPayload struct {
 	Properties        json.RawMessage `json:"properties"`
 	Traits            json.RawMessage `json:"traits"`
 	Context           json.RawMessage `json:"context"`
+}
+
+// payloadFields are the members of a payload that eventPayload reads, by
+// name; encoding/json matches them case-insensitively too.
+var payloadFields = []string{"userId", "anonymousId", "groupId", "previousId", "event", "name",
+	"sentAt", "originalTimestamp", "properties", "traits", "context"}
+
+// parse reads a stored payload in one pass (columns.Members), falling back
+// to encoding/json, which reads the same fields, for what Members leaves to
+// it. Properties, traits and context stay raw, for columns.FlattenJSON.
+func (p *eventPayload) parse(payload []byte) error {
+	var err error
+	ok := columns.Members(payload, func(key string, v []byte) {
+		name := key
+		if !slices.Contains(payloadFields, key) {
+			i := slices.IndexFunc(payloadFields, func(f string) bool { return strings.EqualFold(f, key) })
+			if i < 0 {
+				return
+			}
+			name = payloadFields[i]
+		}
+		var e error
+		switch name {
+		case "userId":
+			e = p.UserID.UnmarshalJSON(v)
+		case "anonymousId":
+			e = p.AnonymousID.UnmarshalJSON(v)
+		case "groupId":
+			e = p.GroupID.UnmarshalJSON(v)
+		case "previousId":
+			e = p.PreviousID.UnmarshalJSON(v)
+		case "event":
+			e = p.Event.UnmarshalJSON(v)
+		case "name":
+			e = p.Name.UnmarshalJSON(v)
+		case "sentAt":
+			e = p.SentAt.UnmarshalJSON(v)
+		case "originalTimestamp":
+			e = p.OriginalTimestamp.UnmarshalJSON(v)
+		case "properties":
+			p.Properties = v
+		case "traits":
+			p.Traits = v
+		case "context":
+			p.Context = v
+		}
+		if err == nil {
+			err = e
+		}
+	})
+	if ok && err == nil {
+		return nil
+	}
+	*p = eventPayload{}
+	return json.Unmarshal(payload, p)
 }
 
 // looseString decodes a JSON string, a number (as its text) or null; any
@@ -109,12 +165,12 @@ func (l *loader) eventRows(c *chunkRows, events []store.StoredEvent) {
 		ev := &events[i]
 		name, ok := eventTables[ev.Type]
 		if !ok {
-			l.stats.unknownType++
+			c.counts.unknownType++
 			continue
 		}
 		var p eventPayload
-		if err := json.Unmarshal(ev.Payload, &p); err != nil {
-			l.stats.malformed++
+		if err := p.parse(ev.Payload); err != nil {
+			c.counts.malformed++
 			p = eventPayload{}
 		}
 		e := eventRow{l: l, c: c, ev: ev, p: &p, table: name}
@@ -187,10 +243,8 @@ func (e *eventRow) object(group string, raw json.RawMessage) []columns.Field {
 	if group == groupContext {
 		prefix = "context"
 	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var obj map[string]any
-	if err := d.Decode(&obj); err != nil {
+	fields, err := e.l.flattener.FlattenJSON(prefix, raw)
+	if err != nil {
 		col := group
 		if group == groupProperties {
 			col = "properties"
@@ -200,7 +254,7 @@ func (e *eventRow) object(group string, raw json.RawMessage) []columns.Field {
 		e.discard(e.table, col, string(raw), col+" is not a JSON object")
 		return nil
 	}
-	return columns.Flatten(prefix, obj)
+	return fields
 }
 
 // start starts the row of the event in a table, with the standard columns.
@@ -308,7 +362,7 @@ func (e *eventRow) name(r *rowBuilder, table string, f columns.Field) {
 // discard sends a value of the event's row in table to the discards table.
 func (e *eventRow) discard(table, column string, v any, reason string) {
 	e.c.discard(table, column, v, reason, e.ev.MessageID, nullIfEmpty(e.ev.ReceivedAt))
-	e.l.stats.discarded++
+	e.c.counts.discarded++
 }
 
 // describe names a flattened key in a discard reason: "property
@@ -327,10 +381,11 @@ func describe(group string, path []string) string {
 // is a string.
 func landedValue(v any) (any, adapters.Type) {
 	if s, ok := v.(string); ok {
+		// v, not s: a string boxed again would cost an allocation.
 		if columns.Infer(s) == adapters.Timestamp {
-			return s, adapters.Timestamp
+			return v, adapters.Timestamp
 		}
-		return s, adapters.String
+		return v, adapters.String
 	}
 	return typedValue(v)
 }

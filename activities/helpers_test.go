@@ -47,7 +47,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 var testStores sync.Map // store.Store → DSN
 
 // openStore opens a fresh PostgreSQL store with a space and a source.
-func openStore(t *testing.T) store.Store {
+func openStore(t testing.TB) store.Store {
 	t.Helper()
 	dsn := testenv.PostgresDSN(t)
 	st, err := store.Open(t.Context(), dsn, store.Options{MasterKey: masterKey})
@@ -154,7 +154,7 @@ type warehouseKind struct {
 
 // pgSettings are the settings of a PostgreSQL warehouse in the database of
 // dsn.
-func pgSettings(t *testing.T, dsn string) map[string]string {
+func pgSettings(t testing.TB, dsn string) map[string]string {
 	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -188,7 +188,7 @@ func kinds() []warehouseKind {
 	}
 }
 
-func createWarehouse(t *testing.T, st store.Store, id, typ string, settings map[string]string, secret string) {
+func createWarehouse(t testing.TB, st store.Store, id, typ string, settings map[string]string, secret string) {
 	t.Helper()
 	err := st.CreateWarehouse(t.Context(), store.Warehouse{
 		ID: id, SpaceID: spaceID, Name: id, Type: typ, Config: settings,

@@ -92,7 +92,7 @@ func (l *loader) traitsRows(ctx context.Context, c *chunkRows, rows []identity.T
 			if winner != nil {
 				c.discard(t.name, col, v, fmt.Sprintf("trait %s has the same column as trait %s",
 					strings.Join(f.Path, "."), strings.Join(winner, ".")), u.ID, nullIfEmpty(u.ReceivedAt))
-				l.stats.discarded++
+				c.counts.discarded++
 				continue
 			}
 			used[col] = f.Path

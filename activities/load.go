@@ -145,40 +145,54 @@ func (a *Activities) runLoad(ctx context.Context, w *openedWarehouse, job loadJo
 		log.Warn("load failed", "watermark", wm, "rows", out.Rows, "chunks", prog.Chunks, "auth", isAuthError(err))
 		return out, w.fail(ctx, what, err, out)
 	}
+	// The next chunk is read and built while the current one loads: the
+	// building costs CPU here, the loading mostly time in the warehouse.
+	var building *builtChunk
+	build := func(from int64) {
+		building = buildChunk(ctx, a, l, job, from, limit)
+	}
+	// wait returns the chunk being built; none is being built after it.
+	wait := func() builtChunk {
+		if building == nil {
+			return builtChunk{}
+		}
+		b := building.wait()
+		building = nil
+		return b
+	}
+	defer wait()
+
 	retried := false // whether the current chunk is a retry with a fresh schema
+	build(wm)
 	for wm < job.upto {
+		b := wait()
+		if b.err != nil {
+			return fail(fmt.Sprintf("reading %s after %d", job.stream, b.from), b.err)
+		}
 		if err := ctx.Err(); err != nil {
 			return fail("loading "+job.stream, err)
 		}
-		c := newChunkRows(a.now().UTC().Truncate(time.Microsecond), l.maxString)
-		stats := l.stats
-		chunkUpto := job.upto
-		if from := max(wm, job.floor); from < job.upto {
-			n, last, err := job.read(ctx, l, c, from, job.upto, limit)
-			if err != nil {
-				return fail(fmt.Sprintf("reading %s after %d", job.stream, from), err)
-			}
-			if n >= limit {
-				chunkUpto = last
-			}
-		}
+		c, chunkUpto := b.c, b.upto
 		what := "loading " + job.stream
 		rows, err := l.prepare(ctx, c)
 		var res adapters.LoadResult
 		if err == nil {
+			if chunkUpto < job.upto {
+				build(chunkUpto)
+			}
 			what = fmt.Sprintf("loading %s (%d, %d]", job.stream, wm, chunkUpto)
 			res, err = w.Load(ctx, adapters.Chunk{Stream: job.stream, After: wm, Upto: chunkUpto, Tables: rows})
 		}
 		if err != nil {
+			wait()
 			// The schema cache may be stale: another load added or retyped
 			// a column, or someone dropped one. If the warehouse's schema
 			// differs from the cache, build the chunk again on the fresh
 			// one, once.
 			if !retried && ctx.Err() == nil && !isAuthError(err) && l.refresh(ctx, c) {
-				refreshed := l.stats.refreshed
-				l.stats, l.stats.refreshed = stats, refreshed
 				retried = true
 				log.Info("schema changed under the load: retrying the chunk", "after", wm, "upto", chunkUpto)
+				build(wm)
 				continue
 			}
 			return fail(what, err)
@@ -187,6 +201,7 @@ func (a *Activities) runLoad(ctx context.Context, w *openedWarehouse, job loadJo
 		if res.Skipped {
 			// Another load moved the watermark past this chunk: go on from
 			// where it stands.
+			wait()
 			next, err := w.Watermark(ctx, job.stream)
 			if err != nil {
 				return fail("reading the watermark of "+job.stream, err)
@@ -198,8 +213,10 @@ func (a *Activities) runLoad(ctx context.Context, w *openedWarehouse, job loadJo
 			wm = next
 			prog.Watermark = wm
 			hb.record(prog)
+			build(wm)
 			continue
 		}
+		l.stats.add(c.counts)
 		var chunkRows int64
 		for table, n := range res.Rows {
 			tables[table] += n
@@ -217,6 +234,42 @@ func (a *Activities) runLoad(ctx context.Context, w *openedWarehouse, job loadJo
 		"tables_created", l.stats.tables, "columns_added", l.stats.columns, "columns_widened", l.stats.widened,
 		"schema_refreshes", l.stats.refreshed, "duration_ms", time.Since(start).Milliseconds())
 	return out, nil
+}
+
+// builtChunk is a chunk read from the store and built into rows: the rows
+// of the stream after from (or after the job's floor), up to upto.
+type builtChunk struct {
+	from, upto int64
+	c          *chunkRows
+	err        error
+	done       chan struct{}
+}
+
+// buildChunk reads and builds, on a goroutine of its own, the chunk that
+// starts at from: up to limit store rows, ending at the last one read, or
+// at job.upto when there were fewer. Call wait for the chunk.
+func buildChunk(ctx context.Context, a *Activities, l *loader, job loadJob, from int64, limit int) *builtChunk {
+	b := &builtChunk{from: from, upto: job.upto, done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		b.c = newChunkRows(a.now().UTC().Truncate(time.Microsecond), l.maxString)
+		if after := max(from, job.floor); after < job.upto {
+			n, last, err := job.read(ctx, l, b.c, after, job.upto, limit)
+			switch {
+			case err != nil:
+				b.err = err
+			case n >= limit:
+				b.upto = last
+			}
+		}
+	}()
+	return b
+}
+
+// wait waits for the chunk and returns it.
+func (b *builtChunk) wait() builtChunk {
+	<-b.done
+	return *b
 }
 
 // output is the LoadOutput of a load: the rows per table. A change-log load

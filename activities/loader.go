@@ -23,6 +23,12 @@ type widener interface {
 // loader is the state of one load activity: the warehouse, its schema as far
 // as the activity knows it, the space's sources and the warehouse's naming
 // rules.
+//
+// Two goroutines share it, never at the same time on the same fields: the
+// one that reads and builds a chunk (job.read: names, sources, flattener
+// and the caches of eventTableNames, eventColumns and eventDefs) and the one that
+// fits and loads the previous chunk meanwhile (prepare, fit, ensure, widen:
+// schema and stats). Each chunk counts its rows in its own chunkRows.
 type loader struct {
 	a       *Activities
 	w       *openedWarehouse
@@ -37,6 +43,9 @@ type loader struct {
 	eventTableNames map[string]string
 	eventColumns    map[string]*namerCache
 	eventDefs       map[string]adapters.Table
+	// flattener flattens properties, traits and context, keeping their
+	// keys.
+	flattener *columns.Flattener
 
 	// schema is the activity's cache of the warehouse's schema: table →
 	// lowercased column name → column, read once (Schemas.Tables) when
@@ -48,18 +57,32 @@ type loader struct {
 	// (columns.MaxStringLength of the dialect).
 	maxString int
 
+	// stats counts what the load did to the schema, and the rowCounts of
+	// the chunks it loaded.
 	stats loadStats
 }
 
 // loadStats are the counts a load logs.
 type loadStats struct {
+	rowCounts
+	widened   int64 // columns widened from integer to float
+	tables    int64 // tables created
+	columns   int64 // columns added to existing tables
+	refreshed int64 // times the schema was read again after a failed chunk
+}
+
+// rowCounts are the counts of one chunk's rows, added to the load's when
+// the chunk is loaded.
+type rowCounts struct {
 	discarded   int64 // values sent to the discards table
 	malformed   int64 // events whose payload could not be parsed
 	unknownType int64 // events of a type without a table
-	widened     int64 // columns widened from integer to float
-	tables      int64 // tables created
-	columns     int64 // columns added to existing tables
-	refreshed   int64 // times the schema was read again after a failed chunk
+}
+
+func (c *rowCounts) add(o rowCounts) {
+	c.discarded += o.discarded
+	c.malformed += o.malformed
+	c.unknownType += o.unknownType
 }
 
 func newLoader(a *Activities, w *openedWarehouse, log *slog.Logger) *loader {
@@ -68,6 +91,7 @@ func newLoader(a *Activities, w *openedWarehouse, log *slog.Logger) *loader {
 		eventTableNames: map[string]string{},
 		eventColumns:    map[string]*namerCache{},
 		eventDefs:       map[string]adapters.Table{},
+		flattener:       columns.NewFlattener(),
 	}
 	dialect := w.record.Type
 	rules := columns.DialectRules(dialect)
@@ -252,7 +276,7 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 			rec = t.value(r, recCol)
 		}
 		c.discard(t.name, t.cols[col].Name, t.value(r, col), reason, id, rec)
-		l.stats.discarded++
+		c.counts.discarded++
 	}
 
 	// The columns the warehouse lacks, and those it can widen.

@@ -21,6 +21,7 @@ type chunkRows struct {
 	maxString int
 	tables    map[string]*tableRows
 	order     []string // table names, in the order rows first came
+	counts    rowCounts
 }
 
 func newChunkRows(uuidTS time.Time, maxString int) *chunkRows {

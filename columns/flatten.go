@@ -62,6 +62,19 @@ type flattener struct {
 	path   []string
 	key    []byte
 	fields []Field
+	// paths backs the Paths of the fields, a block at a time, so that a
+	// field's Path costs no allocation of its own.
+	paths []string
+}
+
+// pathCopy returns a copy of the current path that nothing else appends to.
+func (f *flattener) pathCopy() []string {
+	if cap(f.paths)-len(f.paths) < len(f.path) {
+		f.paths = make([]string, 0, max(128, 4*len(f.path)))
+	}
+	start := len(f.paths)
+	f.paths = append(f.paths, f.path...)
+	return f.paths[start:len(f.paths):len(f.paths)]
 }
 
 // object appends the Fields of obj.
@@ -83,7 +96,7 @@ func (f *flattener) object(obj map[string]any) {
 		if isArray(v) {
 			v = jsonText(v)
 		}
-		f.fields = append(f.fields, Field{Path: slices.Clone(f.path), Key: string(f.key), Value: v})
+		f.fields = append(f.fields, Field{Path: f.pathCopy(), Key: string(f.key), Value: v})
 	}
 	f.path, f.key = f.path[:depth], f.key[:keyLen]
 }
@@ -104,6 +117,12 @@ func (f *flattener) object(obj map[string]any) {
 func Resolve(fields []Field) []Field {
 	out := make([]Field, len(fields))
 	copy(out, fields)
+	resolve(out)
+	return out
+}
+
+// resolve is Resolve in place.
+func resolve(out []Field) {
 	slices.SortStableFunc(out, func(a, b Field) int {
 		if c := cmp.Compare(a.Key, b.Key); c != 0 {
 			return c
@@ -126,7 +145,6 @@ func Resolve(fields []Field) []Field {
 		}
 		out[i].ShadowedBy = w
 	}
-	return out
 }
 
 // compareRank orders two Fields of the same Key, the winner first.
