@@ -101,6 +101,8 @@ type looseString string
 func (s *looseString) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
+	case len(b) > 1 && b[0] == '"' && b[len(b)-1] == '"' && plainASCII(b[1:len(b)-1]):
+		*s = looseString(b[1 : len(b)-1])
 	case len(b) > 0 && b[0] == '"':
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
@@ -113,6 +115,17 @@ func (s *looseString) UnmarshalJSON(b []byte) error {
 		*s = ""
 	}
 	return nil
+}
+
+// plainASCII reports whether b is the inside of a JSON string that needs
+// no decoding: printable ASCII without escapes.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x80 || c == '\\' || c == '"' {
+			return false
+		}
+	}
+	return true
 }
 
 // timeValue parses an RFC 3339 time, nil if absent or unparsable.

@@ -46,6 +46,12 @@ func NewFlattener() *Flattener {
 // FlattenJSON is the package's FlattenJSON.
 func (fl *Flattener) FlattenJSON(prefix string, data []byte) ([]Field, error) {
 	s := jsonFlattener{data: data, fl: fl}
+	// Room for every member's Field and Path: a colon per member, at most
+	// (and more in strings, hence the bound).
+	if n := min(bytes.Count(data, []byte{':'}), 512); n > 0 {
+		s.fields = make([]Field, 0, n)
+		s.paths = make([]string, 0, 3*n)
+	}
 	if prefix != "" {
 		s.path = append(s.path, prefix)
 		s.key = append(s.key, fl.snakeCase(prefix)...)

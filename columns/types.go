@@ -34,7 +34,7 @@ func Infer(v any) adapters.Type {
 	case json.Number:
 		return numberType(string(v))
 	case string:
-		if _, err := parseTimestamp(v); err == nil {
+		if _, reason := readTimestamp(v); reason == "" {
 			return adapters.Timestamp
 		}
 		return adapters.String
@@ -371,9 +371,24 @@ func toFloat(v any) (any, error) {
 // does. The result is in UTC and must fall in years 0001–9999, which every
 // warehouse stores.
 func parseTimestamp(s string) (time.Time, error) {
+	t, reason := readTimestamp(s)
+	if reason != "" {
+		return time.Time{}, coercionError(adapters.Timestamp, "%s", reason)
+	}
+	return t, nil
+}
+
+// readTimestamp is parseTimestamp without an error value: reason is why s
+// is not a timestamp, "" if it is one. It does not allocate for a string
+// that does not look like a date-time at all, which most strings do not.
+func readTimestamp(s string) (t time.Time, reason string) {
+	const notTimestamp = "string is not an RFC 3339 timestamp"
+	if len(s) < len("2006-01-02T15:04:05Z") || s[4] != '-' || s[7] != '-' {
+		return time.Time{}, notTimestamp
+	}
 	b, ok := timestampShape(s)
 	if !ok {
-		return time.Time{}, coercionError(adapters.Timestamp, "string is not an RFC 3339 timestamp")
+		return time.Time{}, notTimestamp
 	}
 	leap := b[17] == '6' && b[18] == '0'
 	if leap {
@@ -382,16 +397,16 @@ func parseTimestamp(s string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, string(b))
 	if err != nil {
-		return time.Time{}, coercionError(adapters.Timestamp, "string is not an RFC 3339 timestamp")
+		return time.Time{}, notTimestamp
 	}
 	if leap {
 		t = t.Add(time.Second)
 	}
 	t = t.UTC()
 	if y := t.Year(); y < 1 || y > 9999 {
-		return time.Time{}, coercionError(adapters.Timestamp, "timestamp out of range")
+		return time.Time{}, "timestamp out of range"
 	}
-	return t, nil
+	return t, ""
 }
 
 // timestampShape checks the layout of an RFC 3339 date-time, leaving the
