@@ -137,7 +137,7 @@ func TestEventTables(t *testing.T) {
 			h := newHarness(t, acts)
 			db := warehouseDB(t, st, "wh1")
 			schema := schemaOf(t, st, "wh1")
-			_, canWiden := db.(widener)
+			_, canWiden := db.(adapters.Widener)
 			big := strings.Repeat("x", 65536)
 			wide := map[string]any{}
 			for i := range 300 {

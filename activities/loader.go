@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 
 	"github.com/profilesync/profilesync/adapters"
@@ -12,13 +11,6 @@ import (
 	"github.com/profilesync/profilesync/store"
 	"github.com/profilesync/profilesync/workflows"
 )
-
-// widener is what an adapter offers when it can widen a column's type in
-// place (an integer column to a float one). Adapters without it keep the
-// column's type: values are coerced to it or discarded.
-type widener interface {
-	WidenColumn(ctx context.Context, table, column string, to adapters.Type) error
-}
 
 // loader is the state of one load activity: the warehouse, its schema as far
 // as the activity knows it, the space's sources and the warehouse's naming
@@ -47,11 +39,13 @@ type loader struct {
 	// keys.
 	flattener *columns.Flattener
 
-	// schema is the activity's cache of the warehouse's schema: table →
-	// lowercased column name → column, read once (Schemas.Tables) when
-	// first needed and kept up to date with the tables and columns the
-	// activity creates. refresh reads it again.
+	// schema is the activity's copy of the warehouse's schema: table →
+	// lowercased column name → column, read once when first needed (see
+	// loadSchema) and kept up to date with the tables and columns the
+	// activity creates and widens. refresh reads it again. saved holds the
+	// changes not yet recorded in the store's copy.
 	schema     map[string]map[string]adapters.Column
+	saved      []adapters.Table
 	maxColumns int
 	// maxString is the longest string a String column takes
 	// (columns.MaxStringLength of the dialect).
@@ -108,42 +102,6 @@ func newLoader(a *Activities, w *openedWarehouse, log *slog.Logger) *loader {
 	return l
 }
 
-// readSchema reads the warehouse's tables and columns.
-func (l *loader) readSchema(ctx context.Context) (map[string]map[string]adapters.Column, error) {
-	tables, err := l.w.Tables(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading the warehouse schema: %w", err)
-	}
-	schema := make(map[string]map[string]adapters.Column, len(tables))
-	for name, cols := range tables {
-		schema[name] = columnMap(cols)
-	}
-	return schema, nil
-}
-
-// refresh reads the warehouse's schema again after a chunk failed, and
-// reports whether it differs from the cache for a table of the chunk: a
-// column another load added or retyped, a table or column someone dropped.
-// Then the chunk is worth one more try with the fresh schema.
-func (l *loader) refresh(ctx context.Context, c *chunkRows) bool {
-	if l.schema == nil {
-		return false
-	}
-	fresh, err := l.readSchema(ctx)
-	if err != nil {
-		return false
-	}
-	stale := false
-	for _, name := range c.order {
-		if !maps.Equal(l.schema[name], fresh[name]) {
-			stale = true
-		}
-	}
-	l.schema = fresh
-	l.stats.refreshed++
-	return stale
-}
-
 // tablesEnsurer is what an adapter offers when it can create and extend
 // many tables at once (one transaction, one lock, one catalog read): a
 // chunk of events may bring hundreds of new Track event tables.
@@ -159,11 +117,9 @@ type tablesEnsurer interface {
 // types of the chunk's columns.
 func (l *loader) prepare(ctx context.Context, c *chunkRows) ([]adapters.Rows, error) {
 	if l.schema == nil {
-		schema, err := l.readSchema(ctx)
-		if err != nil {
+		if err := l.loadSchema(ctx); err != nil {
 			return nil, err
 		}
-		l.schema = schema
 	}
 	var ensure []adapters.Table
 	fitted := make([]*tableRows, 0, len(c.order))
@@ -194,6 +150,7 @@ func (l *loader) prepare(ctx context.Context, c *chunkRows) ([]adapters.Rows, er
 	if err := l.ensure(ctx, ensure); err != nil {
 		return nil, err
 	}
+	l.persist(ctx)
 	out := make([]adapters.Rows, 0, len(fitted))
 	for _, t := range fitted {
 		if len(t.rows) > 0 {
@@ -220,6 +177,7 @@ func (l *loader) ensure(ctx context.Context, tables []adapters.Table) error {
 			}
 		}
 	}
+	l.saved = append(l.saved, tables...)
 	for _, t := range tables {
 		existing, known := l.schema[t.Name]
 		if !known {
@@ -301,9 +259,7 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 			t.rename(i, ex.Name)
 		}
 		if to, widens := columns.Widen(ex.Type, col.Type); widens {
-			if err := l.widen(ctx, t.name, ex, to); err != nil {
-				return false, err
-			}
+			l.widen(ctx, t.name, ex, to)
 		}
 	}
 	if len(incoming) > 0 {
@@ -373,21 +329,38 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 	return existing == nil || added > 0, nil
 }
 
-// widen widens an existing column to type to, if the adapter can, and
-// records the new type in the schema cache. Without a widener the column
-// keeps its type.
-func (l *loader) widen(ctx context.Context, table string, col adapters.Column, to adapters.Type) error {
-	w, ok := l.w.Warehouse.(widener)
-	if !ok {
-		return nil
+// widen widens an existing column to type to, if the adapter can
+// (adapters.Widener), and records the new type in the schema cache. If it
+// cannot, or the widening fails (a view depends on the column, say), the
+// column keeps its type and the values are coerced to it or discarded, as
+// fit says: the load goes on.
+func (l *loader) widen(ctx context.Context, table string, col adapters.Column, to adapters.Type) {
+	w, ok := l.w.Warehouse.(adapters.Widener)
+	if !ok || !adapters.CanWiden(col.Type, to) {
+		return
 	}
 	if err := w.WidenColumn(ctx, table, col.Name, to); err != nil {
-		return fmt.Errorf("widening %s.%s to %s: %w", table, col.Name, to, err)
+		if ctx.Err() == nil {
+			l.log.Warn("widening a column failed: its values are coerced instead", "from", col.Type, "to", to)
+		}
+		return
 	}
 	col.Type = to
 	l.schema[table][lower(col.Name)] = col
 	l.stats.widened++
-	return nil
+	l.saved = append(l.saved, adapters.Table{Name: table, Columns: []adapters.Column{col}})
+	// profile_traits takes its trait columns, and their types, from
+	// profile_traits_updates when Materialize creates them: widen it alike,
+	// or Materialize would round the fractions into the integer column.
+	// Materialize makes that table, so the schema copy may not know it: try.
+	if table == adapters.TableProfileTraitsUpdates {
+		if err := w.WidenColumn(ctx, adapters.TableProfileTraits, col.Name, to); err != nil {
+			l.log.Debug("profile_traits not widened (no such table or column yet?)", "to", to)
+		} else if pt, ok := l.schema[adapters.TableProfileTraits][lower(col.Name)]; ok {
+			pt.Type = to
+			l.schema[adapters.TableProfileTraits][lower(col.Name)] = pt
+		}
+	}
 }
 
 func columnMap(cols []adapters.Column) map[string]adapters.Column {

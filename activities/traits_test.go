@@ -78,25 +78,57 @@ func TestTraitColumns(t *testing.T) {
 				t.Errorf("discards:\n got %v\nwant %v", got, wantDiscards)
 			}
 
+			// profile_traits takes the trait columns and their types.
+			plan := must[workflows.Plan](h, acts.PlanSync, workflows.PlanInput{WarehouseID: "wh1"})
+			for _, table := range []string{workflows.TableIDGraphUpdates, workflows.TableExternalIDMappingUpdates} {
+				must[workflows.LoadOutput](h, acts.LoadIdentity, workflows.LoadInput{WarehouseID: "wh1", Table: table, UptoSeq: plan.UptoSeq})
+			}
+			must[workflows.LoadOutput](h, acts.Materialize, workflows.MaterializeInput{WarehouseID: "wh1", UptoSeq: plan.UptoSeq})
+
 			// The next load meets the columns as they are: a fraction in an
-			// int column and a string in a float column are discarded, a new
-			// trait adds a column.
+			// int column widens it to float (where the warehouse can: or
+			// else it is discarded), a string in a float column is
+			// discarded, a new trait adds a column.
+			_, canWiden := db.(adapters.Widener)
 			ingest(t, st, event(3, "identify", map[string]any{"anonymousId": "x1", "traits": map[string]any{"logins": 7.5, "score": "high", "plan": "pro"}}))
 			out = load()
-			if want := map[string]int64{"profile_traits_updates": 1, "discards": 3}; !reflect.DeepEqual(out.Tables, want) {
-				t.Errorf("second load = %+v, want %v", out, want)
+			wantOut, logins := map[string]int64{"profile_traits_updates": 1, "discards": 3}, "∅"
+			if canWiden {
+				wantOut, logins = map[string]int64{"profile_traits_updates": 1, "discards": 2}, "7.5"
+			}
+			if !reflect.DeepEqual(out.Tables, wantOut) {
+				t.Errorf("second load = %+v, want %v", out, wantOut)
 			}
 			rows = query(t, db, `SELECT logins, score, plan FROM `+db.QualifiedName("profile_traits_updates")+` WHERE triggering_event_id = 'm3'`)
-			if want := [][]string{{"∅", "∅", "pro"}}; !reflect.DeepEqual(rows, want) {
+			if want := [][]string{{logins, "∅", "pro"}}; !reflect.DeepEqual(rows, want) {
 				t.Errorf("third snapshot = %v, want %v", rows, want)
 			}
 			wantDiscards = append(wantDiscards,
-				[]string{"first_name", "A", "trait firstName has the same column as trait first_name", "m3"},
-				[]string{"logins", "7.5", "fractional number in integer column", "m3"},
-				[]string{"score", "high", "string in float column", "m3"},
-			)
+				[]string{"first_name", "A", "trait firstName has the same column as trait first_name", "m3"})
+			if !canWiden {
+				wantDiscards = append(wantDiscards, []string{"logins", "7.5", "fractional number in integer column", "m3"})
+			}
+			wantDiscards = append(wantDiscards, []string{"score", "high", "string in float column", "m3"})
 			if got := discards(); !reflect.DeepEqual(got, wantDiscards) {
 				t.Errorf("discards:\n got %v\nwant %v", got, wantDiscards)
+			}
+			if canWiden {
+				tables, err := db.Tables(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, table := range []string{"profile_traits_updates", "profile_traits"} {
+					for _, c := range tables[table] {
+						if c.Name == "logins" && c.Type != adapters.Float {
+							t.Errorf("%s.logins is %s, want float", table, c.Type)
+						}
+					}
+				}
+				plan = must[workflows.Plan](h, acts.PlanSync, workflows.PlanInput{WarehouseID: "wh1"})
+				must[workflows.LoadOutput](h, acts.Materialize, workflows.MaterializeInput{WarehouseID: "wh1", UptoSeq: plan.UptoSeq})
+				if got := query(t, db, `SELECT logins FROM `+db.QualifiedName("profile_traits")+` WHERE merged_to IS NULL`); !reflect.DeepEqual(got, [][]string{{"7.5"}}) {
+					t.Errorf("profile_traits.logins = %v, want 7.5", got)
+				}
 			}
 		})
 	}
