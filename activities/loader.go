@@ -102,19 +102,12 @@ func newLoader(a *Activities, w *openedWarehouse, log *slog.Logger) *loader {
 	return l
 }
 
-// tablesEnsurer is what an adapter offers when it can create and extend
-// many tables at once (one transaction, one lock, one catalog read): a
-// chunk of events may bring hundreds of new Track event tables.
-type tablesEnsurer interface {
-	EnsureTables(ctx context.Context, tables []adapters.Table) error
-}
-
 // prepare makes the warehouse ready for a chunk's rows and returns them for
 // the adapter: each value that does not fit the type of its existing column
 // goes to the discards table, columns past the warehouse's limit too, and
 // missing tables and columns are created (Schemas.EnsureTable, or
-// EnsureTables for all of them at once where the adapter has it) with the
-// types of the chunk's columns.
+// adapters.TablesEnsurer for all of them at once where the adapter has it)
+// with the types of the chunk's columns.
 func (l *loader) prepare(ctx context.Context, c *chunkRows) ([]adapters.Rows, error) {
 	if l.schema == nil {
 		if err := l.loadSchema(ctx); err != nil {
@@ -166,7 +159,7 @@ func (l *loader) ensure(ctx context.Context, tables []adapters.Table) error {
 	if len(tables) == 0 {
 		return nil
 	}
-	if e, ok := l.w.Warehouse.(tablesEnsurer); ok && len(tables) > 1 {
+	if e, ok := l.w.Warehouse.(adapters.TablesEnsurer); ok && len(tables) > 1 {
 		if err := e.EnsureTables(ctx, tables); err != nil {
 			return fmt.Errorf("creating %d tables and their columns: %w", len(tables), err)
 		}

@@ -43,6 +43,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("TestConnection", func(t *testing.T) { testConnection(t, open) })
 	t.Run("EnsureSchema", func(t *testing.T) { testEnsureSchema(t, open) })
 	t.Run("EnsureTable", func(t *testing.T) { testEnsureTable(t, open) })
+	t.Run("EnsureTables", func(t *testing.T) { testEnsureTables(t, open) })
 	t.Run("WidenColumn", func(t *testing.T) { testWidenColumn(t, open) })
 	t.Run("IdentifierLimits", func(t *testing.T) { testIdentifierLimits(t, open) })
 	t.Run("HostileIdentifiers", func(t *testing.T) { testHostileIdentifiers(t, open) })

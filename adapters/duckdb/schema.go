@@ -135,6 +135,12 @@ func (w *Warehouse) ensureTable(ctx context.Context, c *sql.Conn, t adapters.Tab
 	for _, cols := range existing {
 		have = cols
 	}
+	return w.ensureTableWith(ctx, c, t, key, have)
+}
+
+// ensureTableWith is ensureTable for a table whose columns are have (none:
+// it does not exist), checked already.
+func (w *Warehouse) ensureTableWith(ctx context.Context, c *sql.Conn, t adapters.Table, key []string, have []adapters.Column) error {
 	if have == nil {
 		return w.createTable(ctx, c, t, key)
 	}

@@ -139,6 +139,27 @@ func (w *Warehouse) tableDDL(ctx context.Context, q querier, table string, cols 
 	if err != nil {
 		return nil, err
 	}
+	out, seen, err := w.planTable(table, cols, key, existing)
+	if err != nil {
+		return nil, err
+	}
+	if col := indexColumn(table); col != "" && (seen[col] || existing[col] != "") {
+		index := table + "_" + col + "_idx"
+		var exists bool
+		if err := q.QueryRowContext(ctx, "SELECT to_regclass($1) IS NOT NULL", quoteIdent(w.schema)+"."+quoteIdent(index)).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("looking up index %s: %w", index, err)
+		}
+		if !exists {
+			out = append(out, ddl{"CREATE INDEX IF NOT EXISTS " + quoteIdent(index) + " ON " + w.QualifiedName(table) + " (" + quoteIdent(col) + ")", fmt.Sprintf("indexing %s on %s", table, col)})
+		}
+	}
+	return out, nil
+}
+
+// planTable returns the statements that create table, or add the columns
+// it lacks, given its existing columns (none: it does not exist), and the
+// names of cols.
+func (w *Warehouse) planTable(table string, cols []adapters.Column, key []string, existing map[string]string) ([]ddl, map[string]bool, error) {
 	var missing []adapters.Column
 	seen := map[string]bool{}
 	for _, c := range cols {
@@ -147,17 +168,17 @@ func (w *Warehouse) tableDDL(ctx context.Context, q querier, table string, cols 
 		}
 		seen[c.Name] = true
 		if err := checkIdent(c.Name); err != nil {
-			return nil, fmt.Errorf("table %s: column: %w", table, err)
+			return nil, nil, fmt.Errorf("table %s: column: %w", table, err)
 		}
 		if typeName(c.Type) == "" {
-			return nil, fmt.Errorf("table %s: column %s: unknown type %q", table, c.Name, c.Type)
+			return nil, nil, fmt.Errorf("table %s: column %s: unknown type %q", table, c.Name, c.Type)
 		}
 		if _, ok := existing[c.Name]; !ok {
 			missing = append(missing, c)
 		}
 	}
 	if n := len(existing) + len(missing); n > maxColumns {
-		return nil, fmt.Errorf("table %s would have %d columns, more than PostgreSQL's %d", table, n, maxColumns)
+		return nil, nil, fmt.Errorf("table %s would have %d columns, more than PostgreSQL's %d", table, n, maxColumns)
 	}
 	name := w.QualifiedName(table)
 	var out []ddl
@@ -183,17 +204,7 @@ func (w *Warehouse) tableDDL(ctx context.Context, q querier, table string, cols 
 			out = append(out, ddl{"ALTER TABLE " + name + "\n\t" + strings.Join(adds, ",\n\t"), fmt.Sprintf("adding %d columns to %s", len(batch), table)})
 		}
 	}
-	if col := indexColumn(table); col != "" && (seen[col] || existing[col] != "") {
-		index := table + "_" + col + "_idx"
-		var exists bool
-		if err := q.QueryRowContext(ctx, "SELECT to_regclass($1) IS NOT NULL", quoteIdent(w.schema)+"."+quoteIdent(index)).Scan(&exists); err != nil {
-			return nil, fmt.Errorf("looking up index %s: %w", index, err)
-		}
-		if !exists {
-			out = append(out, ddl{"CREATE INDEX IF NOT EXISTS " + quoteIdent(index) + " ON " + name + " (" + quoteIdent(col) + ")", fmt.Sprintf("indexing %s on %s", table, col)})
-		}
-	}
-	return out, nil
+	return out, seen, nil
 }
 
 // indexColumn is the column Materialize reads a table by, besides its key:
