@@ -25,12 +25,27 @@
 // logs, events.go for the event tables; names, types and coercion from the
 // columns package), create the tables and columns a chunk needs
 // (loader.go), and hand each chunk to the adapter, which merges it by id and
-// moves the watermark in one transaction. Values that do not fit their
+// moves the watermark in one transaction. The next chunk is read and built
+// while the adapter loads the current one. Values that do not fit their
 // column go to the discards table, in the same chunk.
 // They heartbeat after every chunk (and from a ticker while a chunk loads)
 // with the watermark and row counts only, and on a retry resume from the
-// warehouse's watermark,
-// taking the row counts of earlier attempts from the heartbeat details.
+// warehouse's watermark, taking the row counts of earlier attempts from the
+// heartbeat details.
+//
+// # Event tables
+//
+// Each event lands in its event type table (identifies, pages, screens,
+// groups, aliases, tracks) and each Track event also in the table of its
+// name (Order Completed → order_completed), every row with segment_id and
+// event_source_id. Context is flattened into context_* columns of every
+// table; traits into identifies, groups and aliases; properties into pages,
+// screens and the Track event tables (tracks keeps the standard columns and
+// the context). See eventRows for the rules, columns for names and types,
+// and loader.fit for how a chunk meets the warehouse's columns: new columns
+// in the type of their first value, integer columns widened to float where
+// the adapter can (adapters.Widener), everything else coerced or discarded
+// with a reason. schema.go says how the warehouse's schema is cached.
 package activities
 
 import (

@@ -57,7 +57,11 @@
 // # Values
 //
 // Flatten flattens nested objects with "_", stores arrays as JSON text and
-// reports nulls without creating columns. When two keys of one row share a
+// reports nulls without creating columns. FlattenJSON (and a Flattener,
+// which keeps the keys it has seen) does the same from JSON text in one
+// pass, and Members splits a JSON object into its members' raw values: the
+// loader reads payloads with them, falling back to encoding/json for what
+// they leave to it. When two keys of one row share a
 // column, Resolve picks one (a value over a null, then the key already
 // spelled like the column, then the smallest path) and marks the others
 // ShadowedBy it, for discards.
