@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/profilesync/profilesync/adapters"
+	"github.com/profilesync/profilesync/columns"
 	"github.com/profilesync/profilesync/resolver"
 	"github.com/profilesync/profilesync/store"
 	"github.com/profilesync/profilesync/workflows"
@@ -561,4 +562,41 @@ func with(m map[string]adapters.Type, cols map[string]adapters.Type) map[string]
 	m = maps.Clone(m)
 	maps.Copy(m, cols)
 	return m
+}
+
+// TestLongNames sends an event name and property names longer than
+// PostgreSQL keeps: the table and columns get shortened names that keep
+// them apart (columns.Namer), and the values land in them.
+func TestLongNames(t *testing.T) {
+	for _, kind := range kinds() {
+		t.Run(kind.name, func(t *testing.T) {
+			st := openStore(t)
+			kind.create(t, st, "wh1")
+			h := newHarness(t, newActivities(st))
+			db := warehouseDB(t, st, "wh1")
+			long := strings.Repeat("Very Long Name ", 20) // 300 bytes
+			ingest(t, st, event(1, "track", map[string]any{"userId": "u1", "event": long + "Event",
+				"properties": map[string]any{long + "A": "a", long + "B": "b"}}))
+			out := eventSync(h, "wh1")
+
+			names := columns.NewNamer(columns.RulesFor(db.Dialect())).ReservingTables(workflows.ReportEvents, workflows.ReportMaterialize)
+			table := names.Table(long + "Event")
+			colA, colB := names.ForEventTable(table).Column(long+"A"), names.ForEventTable(table).Column(long+"B")
+			limit := db.Dialect().MaxIdentLength()
+			if len(table) > limit || len(colA) > limit || colA == colB {
+				t.Fatalf("names %q, %q, %q for a limit of %d", table, colA, colB, limit)
+			}
+			if out.Tables[table] != 1 {
+				t.Errorf("LoadOutput = %+v, want a row in %s", out, table)
+			}
+			cols := infoColumns(t, db, schemaOf(t, st, "wh1"), table)
+			if cols[colA] != adapters.String || cols[colB] != adapters.String {
+				t.Errorf("%s columns: %v, want %s and %s", table, cols, colA, colB)
+			}
+			q := fmt.Sprintf("SELECT %s, %s FROM %s", db.Dialect().QuoteIdent(colA), db.Dialect().QuoteIdent(colB), db.QualifiedName(table))
+			if got := query(t, db, q); !reflect.DeepEqual(got, [][]string{{"a", "b"}}) {
+				t.Errorf("%s: %v", table, got)
+			}
+		})
+	}
 }
