@@ -67,7 +67,7 @@ func (a *Activities) LoadIdentity(ctx context.Context, in workflows.LoadInput) (
 // LoadEvents loads the resolved events in (max(watermark, in.After),
 // in.UptoPos] into the event tables (see workflows.Activities).
 func (a *Activities) LoadEvents(ctx context.Context, in workflows.LoadEventsInput) (workflows.LoadOutput, error) {
-	return a.loadEvents(ctx, workflows.ActivityLoadEvents, in.WarehouseID, workflows.StreamEvents, in.After, in.UptoPos)
+	return a.loadEvents(ctx, workflows.ActivityLoadEvents, in.WarehouseID, workflows.StreamEvents, in.After, in.UptoPos, nil)
 }
 
 // LoadEventsRange loads the events in (in.After, in.Upto] under the
@@ -77,22 +77,29 @@ func (a *Activities) LoadEventsRange(ctx context.Context, in workflows.LoadRange
 		return workflows.LoadOutput{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("a backfill needs a watermark stream of its own, not %q", in.Stream), workflows.ErrTypeBadConfig, nil)
 	}
-	return a.loadEvents(ctx, workflows.ActivityLoadEventsRange, in.WarehouseID, in.Stream, in.After, in.Upto)
+	return a.loadEvents(ctx, workflows.ActivityLoadEventsRange, in.WarehouseID, in.Stream, in.After, in.Upto, in.Tables)
 }
 
-func (a *Activities) loadEvents(ctx context.Context, name, warehouseID, stream string, after, upto int64) (workflows.LoadOutput, error) {
+// loadEvents loads events into the event tables, leaving out what selective
+// sync turned off and, when only is not empty, every table but those.
+func (a *Activities) loadEvents(ctx context.Context, name, warehouseID, stream string, after, upto int64, only []string) (workflows.LoadOutput, error) {
 	w, err := a.openWarehouse(ctx, warehouseID)
 	if err != nil {
 		return workflows.LoadOutput{}, err
 	}
 	defer w.close(a)
+	sel, err := a.loadSelection(ctx, warehouseID, only)
+	if err != nil {
+		return workflows.LoadOutput{}, err
+	}
 	space := w.record.SpaceID
 	return a.runLoad(ctx, w, loadJob{
-		activity: name,
-		stream:   stream,
-		floor:    after,
-		upto:     upto,
-		primary:  workflows.ReportEvents,
+		activity:  name,
+		stream:    stream,
+		floor:     after,
+		upto:      upto,
+		primary:   workflows.ReportEvents,
+		selection: sel,
 		read: func(ctx context.Context, l *loader, c *chunkRows, after, upto int64, limit int) (int, int64, error) {
 			evs, err := a.Store.Events(ctx, space, after, upto, limit)
 			if err != nil || len(evs) == 0 {
@@ -112,6 +119,8 @@ type loadJob struct {
 	floor    int64 // rows at or below are not loaded (a first sync's lookback)
 	// primary is LoadOutput.Table: the change-log table, or "events".
 	primary string
+	// selection leaves tables and columns out (event loads only).
+	selection *selection
 	// read reads up to limit store rows in (after, upto] into c and returns
 	// how many it read and the seq or position of the last.
 	read func(ctx context.Context, l *loader, c *chunkRows, after, upto int64, limit int) (n int, last int64, err error)
@@ -126,6 +135,7 @@ type loadJob struct {
 func (a *Activities) runLoad(ctx context.Context, w *openedWarehouse, job loadJob) (workflows.LoadOutput, error) {
 	log := a.logger().With("activity", job.activity, "warehouse_id", w.record.ID, "stream", job.stream)
 	l := newLoader(a, w, log)
+	l.selection = job.selection
 	limit := a.chunkSize()
 	start := time.Now()
 

@@ -51,6 +51,10 @@ type loader struct {
 	// (columns.MaxStringLength of the dialect).
 	maxString int
 
+	// selection leaves out what selective sync turned off; nil loads
+	// everything.
+	selection *selection
+
 	// stats counts what the load did to the schema, and the rowCounts of
 	// the chunks it loaded.
 	stats loadStats
@@ -109,6 +113,7 @@ func newLoader(a *Activities, w *openedWarehouse, log *slog.Logger) *loader {
 // adapters.TablesEnsurer for all of them at once where the adapter has it)
 // with the types of the chunk's columns.
 func (l *loader) prepare(ctx context.Context, c *chunkRows) ([]adapters.Rows, error) {
+	l.selection.apply(c)
 	if l.schema == nil {
 		if err := l.loadSchema(ctx); err != nil {
 			return nil, err
