@@ -65,7 +65,7 @@ func (a *Activities) RecordReport(ctx context.Context, in workflows.SyncReport) 
 		secret, _ = a.secret(ctx, rec)
 	}
 	run := store.SyncRun{
-		ID:          in.WorkflowID,
+		ID:          in.ID(),
 		WarehouseID: in.WarehouseID,
 		Kind:        in.Kind,
 		Status:      in.Status,

@@ -328,7 +328,7 @@ func (s *Server) syncNow(w http.ResponseWriter, r *http.Request) error {
 	}
 	prev := ""
 	if before.LastSync != nil {
-		prev = before.LastSync.WorkflowID
+		prev = before.LastSync.ID()
 	}
 	var st workflows.WarehouseState
 	if err := s.update(ctx, id, workflows.UpdateSyncNow, actorOf(r), &st); err != nil {
@@ -338,12 +338,12 @@ func (s *Server) syncNow(w http.ResponseWriter, r *http.Request) error {
 		return writeJSON(w, http.StatusAccepted, st)
 	}
 	st, err = s.awaitState(ctx, id, func(st workflows.WarehouseState) bool {
-		return st.LastSync != nil && st.LastSync.WorkflowID != prev
+		return st.LastSync != nil && st.LastSync.ID() != prev
 	})
 	if err != nil {
 		return err
 	}
-	run, err := s.store.GetSyncRun(ctx, st.LastSync.WorkflowID)
+	run, err := s.store.GetSyncRun(ctx, st.LastSync.ID())
 	if err != nil {
 		return err
 	}

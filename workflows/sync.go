@@ -49,6 +49,7 @@ func SyncWorkflow(ctx workflow.Context, in SyncInput) (SyncReport, error) {
 	recordReport(ctx, &report)
 	summary := SyncSummary{
 		WorkflowID: report.WorkflowID,
+		RunID:      report.RunID,
 		Status:     report.Status,
 		Rows:       report.Rows,
 		StartedAt:  report.StartedAt,
@@ -149,6 +150,7 @@ func newReport(ctx workflow.Context, warehouseID, kind string) *reportBuilder {
 	return &reportBuilder{
 		report: SyncReport{
 			WorkflowID:  workflow.GetInfo(ctx).WorkflowExecution.ID,
+			RunID:       workflow.GetInfo(ctx).WorkflowExecution.RunID,
 			WarehouseID: warehouseID,
 			Kind:        kind,
 			StartedAt:   workflow.Now(ctx),

@@ -74,7 +74,7 @@ func TestSyncSuccess(t *testing.T) {
 	require.Equal(t, []string{ActivityTestConnection, ActivityPlanSync, ActivityPrepareSchema}, names[:3])
 	require.Equal(t, []string{ActivityMaterialize, ActivityRecordReport}, names[len(names)-2:])
 
-	require.Equal(t, SyncSummary{WorkflowID: syncID, Status: StatusSuccess, Rows: 41, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}, signaled)
+	require.Equal(t, SyncSummary{WorkflowID: syncID, RunID: r.RunID, Status: StatusSuccess, Rows: 41, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}, signaled)
 }
 
 func TestSyncLoadsRunConcurrently(t *testing.T) {
@@ -233,4 +233,13 @@ func TestTableGroup(t *testing.T) {
 	} {
 		require.Equal(t, group, TableGroup(table), table)
 	}
+}
+
+func TestReportIDTellsRunsApart(t *testing.T) {
+	a := SyncReport{WorkflowID: "sync-wh1-2026-11-28T12:00:00Z", RunID: "0b1c2d3e-aaaa-bbbb"}
+	b := SyncReport{WorkflowID: "sync-wh1-2026-11-28T12:00:00Z", RunID: "9f8e7d6c-aaaa-bbbb"}
+	require.NotEqual(t, a.ID(), b.ID())
+	require.Equal(t, "sync-wh1-2026-11-28T12:00:00Z~0b1c2d3e", a.ID())
+	require.Equal(t, a.ID(), SyncSummary{WorkflowID: a.WorkflowID, RunID: a.RunID}.ID())
+	require.Equal(t, "x", ReportID("x", ""))
 }

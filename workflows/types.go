@@ -363,7 +363,10 @@ type TableResult struct {
 // SyncReport is the report of one sync or backfill, recorded in the store by
 // RecordReport and returned as the workflow result.
 type SyncReport struct {
-	WorkflowID  string        `json:"workflow_id"`
+	WorkflowID string `json:"workflow_id"`
+	// RunID is the run of WorkflowID: two syncs triggered within one second
+	// share the workflow id (the schedule names runs by the second).
+	RunID       string        `json:"run_id,omitempty"`
 	WarehouseID string        `json:"warehouse_id"`
 	Kind        string        `json:"kind"`   // KindSync or KindBackfill
 	Status      string        `json:"status"` // StatusSuccess, StatusPartialSuccess or StatusFailed
@@ -374,6 +377,21 @@ type SyncReport struct {
 	// Errors are the error messages of the run, each at most
 	// MaxErrorLength bytes.
 	Errors []string `json:"errors,omitempty"`
+}
+
+// ID is the report's id: its run's ReportID.
+func (r SyncReport) ID() string { return ReportID(r.WorkflowID, r.RunID) }
+
+// ID is the id of the sync's report.
+func (s SyncSummary) ID() string { return ReportID(s.WorkflowID, s.RunID) }
+
+// ReportID names the report of a run: the workflow id, and the first 8
+// characters of the run id, which tell apart runs that share a workflow id.
+func ReportID(workflowID, runID string) string {
+	if runID == "" {
+		return workflowID
+	}
+	return workflowID + "~" + runID[:min(8, len(runID))]
 }
 
 // Duration is how long the run took.
@@ -397,6 +415,7 @@ const DefaultEventsLookback = 60 * 24 * time.Hour
 // warehouse's workflow when it finishes.
 type SyncSummary struct {
 	WorkflowID string    `json:"workflow_id"`
+	RunID      string    `json:"run_id,omitempty"`
 	Status     string    `json:"status"`
 	Rows       int64     `json:"rows"`
 	StartedAt  time.Time `json:"started_at"`
