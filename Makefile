@@ -7,7 +7,6 @@ TEMPORAL_VERSION := v1.5.1
 TEMPORAL_CACHE   ?= $(HOME)/.cache/profilesync/temporal-$(TEMPORAL_VERSION)
 TEMPORAL         := $(CURDIR)/bin/temporal
 FUZZTIME         ?= 10s
-BENCHTIME        ?= 1x
 
 .PHONY: all build run test vet lint workflowcheck fuzz bench node-deps clean
 
@@ -55,7 +54,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzExtractExternalIDs$$' -fuzztime $(FUZZTIME) ./identity
 
 bench: bin/temporal
-	TEMPORAL_CLI=$(TEMPORAL) $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./bench/...
+	$(GO) test -run '^$$' -bench IngestToResolved -benchtime 1x -timeout 60m ./bench/
+	$(GO) test -run '^$$' -bench IndexMemory -benchtime 1x ./identity/
+	$(GO) test -run '^$$' -bench 'LoadIdentity|IncrementalSync' -benchtime 1x -timeout 60m ./adapters/postgres/
+	$(GO) test -run '^$$' -bench LoadEventsVsIdentity -benchtime 1x -timeout 30m ./activities/
 
 clean:
 	rm -rf bin .data
