@@ -52,6 +52,8 @@ test: lint bin/temporal node-deps
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBatch$$' -fuzztime $(FUZZTIME) ./ingest
 	$(GO) test -run '^$$' -fuzz '^FuzzExtractExternalIDs$$' -fuzztime $(FUZZTIME) ./identity
+	$(GO) test -run '^$$' -fuzz '^FuzzColumnName$$' -fuzztime $(FUZZTIME) ./columns
+	$(GO) test -run '^$$' -fuzz '^FuzzFlattenJSON$$' -fuzztime $(FUZZTIME) ./columns
 
 bench: bin/temporal
 	$(GO) test -run '^$$' -bench IngestToResolved -benchtime 1x -timeout 60m ./bench/

@@ -50,6 +50,16 @@ func TestEventTablesAndSelectiveSync(t *testing.T) {
 		t.Fatalf("first sync: %+v", s)
 	}
 
+	// Another space may not land in the same schema: its event tables
+	// would mix with this one's.
+	var other admin.Space
+	d.cliJSON("admin", "", &other, "space", "add", "other")
+	r := d.cli("admin", "unused\n", "warehouse", "add", "clash", "--space", "other", "--type", "postgres", "--host", wh.host,
+		"--port", fmt.Sprint(wh.port), "--user", wh.user, "--database", wh.database, "--schema", "main", "--password-stdin")
+	if r.code != 1 || !strings.Contains(r.stderr, "already used by space main") || !strings.Contains(r.stderr, "HTTP 409") {
+		t.Errorf("a second space in the same schema: exit %d %s", r.code, r.stderr)
+	}
+
 	col := func(table, column string) string {
 		r := query(t, wh.dsn, `SELECT data_type FROM information_schema.columns WHERE table_schema = 'main' AND table_name = $1 AND column_name = $2`, table, column)
 		if len(r) == 0 {
