@@ -24,7 +24,7 @@ type runScript struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	data string
-	logs *syncBuffer
+	logs *testenv.SyncBuffer
 	done chan struct{}
 }
 
@@ -43,7 +43,7 @@ func startMakeRun(t *testing.T, data, httpAddr string, temporalPort, uiPort int)
 		fmt.Sprintf("TEMPORAL_UI_PORT=%d", uiPort), "PROFILESYNC_READY_FILE=" + ready,
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	r := &runScript{t: t, cmd: cmd, data: data, logs: &syncBuffer{}, done: make(chan struct{})}
+	r := &runScript{t: t, cmd: cmd, data: data, logs: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = r.logs, r.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -78,26 +77,8 @@ type workerProc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	addr string
-	logs *syncBuffer
+	logs *testenv.SyncBuffer
 	done chan struct{}
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing and a test reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startWorker starts the worker with the given environment (on top of a
@@ -107,7 +88,7 @@ func startWorker(t *testing.T, addr string, env ...string) *workerProc {
 	cmd := exec.Command(binary(t, "profilesync-worker"))
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"PROFILESYNC_HTTP_ADDR=" + addr}, env...)
-	p := &workerProc{t: t, cmd: cmd, addr: addr, logs: &syncBuffer{}, done: make(chan struct{})}
+	p := &workerProc{t: t, cmd: cmd, addr: addr, logs: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting worker: %v", err)

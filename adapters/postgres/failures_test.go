@@ -1,102 +1,20 @@
 package postgres
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/profilesync/profilesync/adapters"
+	"github.com/profilesync/profilesync/internal/testenv"
 )
 
 // badPassword is a password that must never show up in an error.
 const badPassword = "s3cret-P@ss:w/rd?#'\" \\ -never-in-errors"
-
-// fakeServer accepts PostgreSQL connections, asks for a cleartext password
-// and rejects it as PostgreSQL does. It records the passwords it received.
-func fakeServer(t *testing.T) (host, port string, passwords <-chan string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listening: %v", err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	got := make(chan string, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if p, err := rejectPassword(c); err == nil {
-					select {
-					case got <- p:
-					default:
-					}
-				}
-			}()
-		}
-	}()
-	host, port, _ = net.SplitHostPort(ln.Addr().String())
-	return host, port, got
-}
-
-// rejectPassword speaks the server side of a password authentication that
-// fails: StartupMessage, AuthenticationCleartextPassword, PasswordMessage,
-// ErrorResponse 28P01.
-func rejectPassword(c net.Conn) (string, error) {
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	var n int32
-	if err := binary.Read(r, binary.BigEndian, &n); err != nil {
-		return "", err
-	}
-	startup := make([]byte, n-4)
-	if _, err := io.ReadFull(r, startup); err != nil {
-		return "", err
-	}
-	user := ""
-	fields := strings.Split(string(startup[4:]), "\x00")
-	for i := 0; i+1 < len(fields); i += 2 {
-		if fields[i] == "user" {
-			user = fields[i+1]
-		}
-	}
-	if _, err := c.Write([]byte{'R', 0, 0, 0, 8, 0, 0, 0, 3}); err != nil {
-		return "", err
-	}
-	typ, err := r.ReadByte()
-	if err != nil || typ != 'p' {
-		return "", fmt.Errorf("want a password message, got %q: %v", typ, err)
-	}
-	if err := binary.Read(r, binary.BigEndian, &n); err != nil {
-		return "", err
-	}
-	pw := make([]byte, n-4)
-	if _, err := io.ReadFull(r, pw); err != nil {
-		return "", err
-	}
-	var body []byte
-	for _, f := range []struct {
-		code byte
-		val  string
-	}{{'S', "FATAL"}, {'V', "FATAL"}, {'C', "28P01"}, {'M', fmt.Sprintf("password authentication failed for user %q", user)}} {
-		body = append(append(append(body, f.code), f.val...), 0)
-	}
-	body = append(body, 0)
-	msg := binary.BigEndian.AppendUint32([]byte{'E'}, uint32(len(body)+4))
-	_, err = c.Write(append(msg, body...))
-	return strings.TrimSuffix(string(pw), "\x00"), err
-}
 
 // checkFailedStep checks that Test failed at step with an error that
 // contains want and not the password.
@@ -130,7 +48,7 @@ func testConfig(host, port string) adapters.Config {
 }
 
 func TestWrongPassword(t *testing.T) {
-	host, port, passwords := fakeServer(t)
+	host, port, passwords := testenv.RefusingPostgres(t)
 	w, err := Open(t.Context(), testConfig(host, port))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -351,7 +269,7 @@ func countRows(t *testing.T, w *Warehouse, rows, watermark int64) {
 // the worker's PGPASSWORD, meant for another server.
 func TestNoPasswordFromEnvironment(t *testing.T) {
 	t.Setenv("PGPASSWORD", "worker-password")
-	host, port, passwords := fakeServer(t)
+	host, port, passwords := testenv.RefusingPostgres(t)
 	cfg := testConfig(host, port)
 	cfg.Secret = ""
 	w, err := Open(t.Context(), cfg)
