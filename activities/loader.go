@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/profilesync/profilesync/adapters"
 	"github.com/profilesync/profilesync/columns"
@@ -289,7 +290,7 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 		if ex, ok := existing[lower(col.Name)]; ok {
 			typ = ex.Type
 		}
-		long := t.long[i] && maxString > 0 && typ == adapters.String
+		long := t.long[i] && canDiscard && typ == adapters.String
 		if typ == col.Type && !t.mixed[i] && !long {
 			continue
 		}
@@ -299,7 +300,7 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 			if v == nil {
 				continue
 			}
-			if vt := typeOf(v); vt == typ && (vt != adapters.String || !long || len(v.(string)) <= maxString) {
+			if vt := typeOf(v); vt == typ && (vt != adapters.String || !long || storable(v.(string), maxString)) {
 				continue
 			}
 			cv, err := columns.Coerce(v, typ, maxString)
@@ -325,6 +326,12 @@ func (l *loader) fit(ctx context.Context, c *chunkRows, t *tableRows, canDiscard
 		}
 	}
 	return existing == nil || added > 0, nil
+}
+
+// storable reports whether a string can go into a string column: not longer
+// than maxString (0: any length) and without a NUL.
+func storable(s string, maxString int) bool {
+	return (maxString == 0 || len(s) <= maxString) && strings.IndexByte(s, 0) < 0
 }
 
 // widen widens an existing column to type to, if the adapter can

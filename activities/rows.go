@@ -54,7 +54,9 @@ func (c *chunkRows) discard(table, column string, value any, reason, rowID strin
 	r.set("table_name", adapters.String, table)
 	r.set("column_name", adapters.String, column)
 	if value != nil {
-		r.set("column_value", adapters.String, textOf(value))
+		// A NUL cannot be stored in text: the discarded value keeps it
+		// escaped, as JSON writes it.
+		r.set("column_value", adapters.String, strings.ReplaceAll(textOf(value), "\x00", `\u0000`))
 	}
 	r.set("reason", adapters.String, reason)
 	r.set("row_id", adapters.String, rowID)
@@ -91,8 +93,9 @@ type tableRows struct {
 	// type (a float among integers, a timestamp still in its text): loader.fit
 	// coerces them.
 	mixed map[int]bool
-	// long marks the columns with a string longer than maxString:
-	// loader.fit discards those values if the column is a string.
+	// long marks the columns with a string no warehouse column takes
+	// (longer than maxString, or holding a NUL): loader.fit discards those
+	// values if the column is a string.
 	long      map[int]bool
 	maxString int
 }
@@ -200,7 +203,7 @@ func (r *rowBuilder) set(name string, typ adapters.Type, v any) {
 		}
 		r.t.mixed[i] = true
 	}
-	if s, ok := v.(string); ok && r.t.maxString > 0 && len(s) > r.t.maxString {
+	if s, ok := v.(string); ok && (r.t.maxString > 0 && len(s) > r.t.maxString || strings.IndexByte(s, 0) >= 0) {
 		if r.t.long == nil {
 			r.t.long = map[int]bool{}
 		}

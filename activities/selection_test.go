@@ -92,3 +92,34 @@ func TestSelectiveSync(t *testing.T) {
 		})
 	}
 }
+
+// TestNULInValues sends NUL characters in a property and a trait: PostgreSQL
+// text cannot hold them, so they go to discards (escaped) instead of failing
+// every retry of the load.
+func TestNULInValues(t *testing.T) {
+	for _, kind := range kinds() {
+		t.Run(kind.name, func(t *testing.T) {
+			st := openStore(t)
+			kind.create(t, st, "wh1")
+			h := newHarness(t, newActivities(st))
+			db := warehouseDB(t, st, "wh1")
+			ingest(t, st,
+				event(1, "track", map[string]any{"userId": "u1", "event": "Nul", "properties": map[string]any{"bad": "a\x00b", "ok": "fine"}}),
+				event(2, "identify", map[string]any{"userId": "u1", "traits": map[string]any{"note": "x\x00y", "plan": "pro"}}),
+			)
+			h.syncPass("wh1")
+			if got := query(t, db, "SELECT id, ok FROM "+db.QualifiedName("nul")); !reflect.DeepEqual(got, [][]string{{"m1", "fine"}}) {
+				t.Errorf("nul: %v", got)
+			}
+			got := query(t, db, "SELECT table_name, column_name, column_value, reason FROM "+db.QualifiedName("discards")+" ORDER BY table_name, column_name")
+			want := [][]string{
+				{"identifies", "note", `x\u0000y`, "string contains a NUL character"},
+				{"nul", "bad", `a\u0000b`, "string contains a NUL character"},
+				{"profile_traits_updates", "note", `x\u0000y`, "string contains a NUL character"},
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("discards:\n got  %v\n want %v", got, want)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/profilesync/profilesync/adapters"
@@ -165,6 +166,11 @@ func Coerce(v any, t adapters.Type, maxString int) (any, error) {
 		s := toString(v)
 		if maxString > 0 && len(s) > maxString {
 			return nil, coercionError(t, "string longer than %d bytes", maxString)
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			// PostgreSQL's and Redshift's text cannot hold it; no warehouse
+			// gets it, so that a value lands the same everywhere.
+			return nil, coercionError(t, "string contains a NUL character")
 		}
 		return s, nil
 	case adapters.Int:
