@@ -215,6 +215,26 @@ func TestPostgresLifecycle(t *testing.T) {
 	wantRows(t, "the new profile's trait", query(t, dsn, `SELECT count(*) FROM main.profile_traits WHERE secret_note = $1`, secretTrait), []string{"1"})
 
 	step("second sync done")
+	// An operator starts a backfill with the temporal CLI alone; it lands
+	// the same rows again (merged by id) and records its report.
+	input := fmt.Sprintf(`{"warehouse_id":%q,"from":%q,"to":%q}`, id,
+		time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), time.Now().Add(time.Minute).UTC().Format(time.RFC3339))
+	if out, err := d.temporalCLI("workflow", "start", "--type", "BackfillWorkflow", "--task-queue", "profilesync",
+		"--workflow-id", "backfill-by-hand", "--input", input); err != nil {
+		t.Fatalf("starting a backfill with the temporal CLI: %v\n%s", err, out)
+	}
+	waitFor(t, time.Minute, "the backfill's report", func(context.Context) (bool, error) {
+		for _, r := range d.syncs(id) {
+			if strings.HasPrefix(r.ID, "backfill-by-hand~") && r.Status != "running" {
+				if r.Kind != "backfill" || r.Status != "success" || r.EventTypeRows != 6 {
+					return false, fmt.Errorf("backfill report: %+v", r)
+				}
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	wantRows(t, "event rows after the backfill (merged by id)", query(t, dsn, `SELECT count(*), count(DISTINCT id) FROM main.pages`), []string{"3", "3"})
 	// Disable: the schedule pauses, sync now is refused, no run starts.
 	d.cliJSON("admin", "", &st, "warehouse", "disable", id)
 	if st.Status.State != "disabled" || !st.Paused {
