@@ -7,6 +7,8 @@ TEMPORAL_VERSION := v1.5.1
 TEMPORAL_CACHE   ?= $(HOME)/.cache/profilesync/temporal-$(TEMPORAL_VERSION)
 TEMPORAL         := $(CURDIR)/bin/temporal
 FUZZTIME         ?= 10s
+# Tests talk to real services the build cache cannot see: always run them.
+TESTFLAGS        ?= -count=1
 
 .PHONY: all build run test vet lint workflowcheck fuzz bench node-deps clean
 
@@ -47,7 +49,7 @@ lint: vet
 	$(GO) tool workflowcheck ./workflows/...
 
 test: lint bin/temporal node-deps
-	TEMPORAL_CLI=$(TEMPORAL) $(GO) test -race -timeout 20m ./...
+	TEMPORAL_CLI=$(TEMPORAL) $(GO) test -race $(TESTFLAGS) -timeout 20m ./...
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBatch$$' -fuzztime $(FUZZTIME) ./ingest

@@ -99,8 +99,14 @@ func (w *Warehouse) Load(ctx context.Context, ch adapters.Chunk) (adapters.LoadR
 			if ch.After > wm {
 				return fmt.Errorf("chunk (%d, %d], watermark %d: %w", ch.After, ch.Upto, wm, adapters.ErrWatermarkGap)
 			}
+			// One catalog read for the whole chunk: DuckDB scans every
+			// table's columns even for a query about one table.
+			catalog, err := w.catalog(ctx, c)
+			if err != nil {
+				return err
+			}
 			for i, r := range ch.Tables {
-				n, err := w.loadRows(ctx, c, stagePrefix+strconv.Itoa(i), r)
+				n, err := w.loadRows(ctx, c, stagePrefix+strconv.Itoa(i), r, catalog)
 				if err != nil {
 					return fmt.Errorf("table %s: %w", r.Table, err)
 				}
@@ -120,8 +126,8 @@ func (w *Warehouse) Load(ctx context.Context, ch adapters.Chunk) (adapters.LoadR
 
 // loadRows stages r in a temporary table and upserts it into its table. It
 // returns the number of rows merged: the distinct ids of r.
-func (w *Warehouse) loadRows(ctx context.Context, c *sql.Conn, stage string, r adapters.Rows) (int64, error) {
-	target, types, err := w.columnTypes(ctx, c, r)
+func (w *Warehouse) loadRows(ctx context.Context, c *sql.Conn, stage string, r adapters.Rows, catalog map[string][]adapters.Column) (int64, error) {
+	target, types, err := columnTypes(catalog, r)
 	if err != nil {
 		return 0, err
 	}
@@ -191,26 +197,35 @@ func updateAll(cols []string, key ...string) string {
 	return "UPDATE SET " + strings.Join(set, ", ")
 }
 
-// columnTypes checks r against its table and returns the table's columns
-// and the types of r's columns.
-func (w *Warehouse) columnTypes(ctx context.Context, c *sql.Conn, r adapters.Rows) ([]string, []adapters.Type, error) {
+// catalog returns the columns of the schema's tables by lowercased table
+// name (table names compare case-insensitively in DuckDB).
+func (w *Warehouse) catalog(ctx context.Context, c *sql.Conn) (map[string][]adapters.Column, error) {
+	tables, err := w.tables(ctx, c, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]adapters.Column, len(tables))
+	for name, cols := range tables {
+		out[strings.ToLower(name)] = cols
+	}
+	return out, nil
+}
+
+// columnTypes checks r against its table in catalog and returns the table's
+// columns and the types of r's columns.
+func columnTypes(catalog map[string][]adapters.Column, r adapters.Rows) ([]string, []adapters.Type, error) {
 	if len(r.Columns) == 0 {
 		return nil, nil, errors.New("rows have no columns")
 	}
-	tables, err := w.tables(ctx, c, r.Table)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(tables) == 0 {
+	cols, ok := catalog[strings.ToLower(r.Table)]
+	if !ok {
 		return nil, nil, errors.New("table does not exist")
 	}
 	have := map[string]adapters.Type{}
 	var target []string
-	for _, cols := range tables {
-		for _, col := range cols {
-			have[strings.ToLower(col.Name)] = col.Type
-			target = append(target, col.Name)
-		}
+	for _, col := range cols {
+		have[strings.ToLower(col.Name)] = col.Type
+		target = append(target, col.Name)
 	}
 	types := make([]adapters.Type, len(r.Columns))
 	seen := map[string]bool{}
