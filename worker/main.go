@@ -101,6 +101,8 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		close(done)
 	}
 
+	go runJanitor(ctx, st, cfg.DedupeWindow, 10*time.Minute, time.Now, logger.With("component", "janitor"))
+
 	ing := ingest.NewServer(ingest.Config{DedupeWindow: cfg.DedupeWindow},
 		st, notifyingInbox{Inbox: st, notify: notify}, logger.With("component", "ingest"))
 	ing.Start()
