@@ -319,16 +319,21 @@ func (s *Server) setSchedule(w http.ResponseWriter, r *http.Request) error {
 }
 
 // syncNow starts a sync through the schedule. With wait=1 it answers with the
-// sync's report once it finished.
+// sync's report once it finished: the first report recorded in the store, by
+// a sync that started after the request (give or take a second of clock
+// skew between this process and Temporal), that was not there before.
 func (s *Server) syncNow(w http.ResponseWriter, r *http.Request) error {
 	ctx, id := r.Context(), r.PathValue("id")
-	before, err := s.query(ctx, id)
-	if err != nil {
-		return err
-	}
-	prev := ""
-	if before.LastSync != nil {
-		prev = before.LastSync.ID()
+	since := time.Now().Add(-time.Second)
+	known := map[string]bool{}
+	if r.URL.Query().Get("wait") == "1" {
+		runs, err := s.store.ListSyncRuns(ctx, id, 20)
+		if err != nil {
+			return err
+		}
+		for _, run := range runs {
+			known[run.ID] = true
+		}
 	}
 	var st workflows.WarehouseState
 	if err := s.update(ctx, id, workflows.UpdateSyncNow, actorOf(r), &st); err != nil {
@@ -337,17 +342,39 @@ func (s *Server) syncNow(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Query().Get("wait") != "1" {
 		return writeJSON(w, http.StatusAccepted, st)
 	}
-	st, err = s.awaitState(ctx, id, func(st workflows.WarehouseState) bool {
-		return st.LastSync != nil && st.LastSync.ID() != prev
-	})
-	if err != nil {
-		return err
-	}
-	run, err := s.store.GetSyncRun(ctx, st.LastSync.ID())
+	run, err := s.awaitReport(ctx, id, since, known)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, syncOut(run))
+}
+
+// awaitReport polls the store until a sync of the warehouse that started at
+// or after since, and whose report is not one of known, has recorded its
+// report.
+func (s *Server) awaitReport(ctx context.Context, id string, since time.Time, known map[string]bool) (store.SyncRun, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.WaitTimeout)
+	defer cancel()
+	for {
+		runs, err := s.store.ListSyncRuns(ctx, id, 20)
+		if err == nil {
+			// Newest first: the last match is the earliest.
+			var found *store.SyncRun
+			for i, run := range runs {
+				if run.Kind == workflows.KindSync && !known[run.ID] && !run.StartedAt.Before(since) && run.Status != store.SyncRunning {
+					found = &runs[i]
+				}
+			}
+			if found != nil {
+				return *found, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return store.SyncRun{}, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (s *Server) backfill(w http.ResponseWriter, r *http.Request) error {
