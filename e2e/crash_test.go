@@ -200,7 +200,7 @@ func TestWarehouseOutage(t *testing.T) {
 		t.Fatalf("sync during the outage: %+v", failed)
 	}
 	t.Logf("sync during the outage: %s, errors %q", failed.Status, failed.Errors)
-	wfID, _, _ := strings.Cut(failed.ID, "~") // a report id is the workflow id and a short run id
+	wfID, _, _ := strings.Cut(failed.ID, "~") // a report id is the workflow id and the run id
 	out, err := d.temporalCLI("workflow", "show", "--workflow-id", wfID, "-o", "json")
 	if err != nil || !strings.Contains(out, `"attempt": 5`) {
 		t.Errorf("the failed loads were not retried 5 times: %v\n%.2000s", err, out)

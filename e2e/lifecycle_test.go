@@ -213,6 +213,10 @@ func TestPostgresLifecycle(t *testing.T) {
 		t.Errorf("second sync report: %+v", second)
 	}
 	wantRows(t, "the new profile's trait", query(t, dsn, `SELECT count(*) FROM main.profile_traits WHERE secret_note = $1`, secretTrait), []string{"1"})
+	// Both reports are kept: the second sync did not overwrite the first.
+	if syncs := d.syncs(id); len(syncs) != 2 || syncs[0].ID != second.ID || syncs[1].ID != first.ID {
+		t.Errorf("reports after sync now: %+v, want the second (%s) and the first (%s)", syncs, second.ID, first.ID)
+	}
 
 	step("second sync done")
 	// An operator starts a backfill with the temporal CLI alone; it lands

@@ -236,10 +236,12 @@ func TestTableGroup(t *testing.T) {
 }
 
 func TestReportIDTellsRunsApart(t *testing.T) {
-	a := SyncReport{WorkflowID: "sync-wh1-2026-11-28T12:00:00Z", RunID: "0b1c2d3e-aaaa-bbbb"}
-	b := SyncReport{WorkflowID: "sync-wh1-2026-11-28T12:00:00Z", RunID: "9f8e7d6c-aaaa-bbbb"}
+	// Two runs of one schedule action a few milliseconds apart: the run ids
+	// are UUIDv7 and share their leading timestamp characters.
+	a := SyncReport{WorkflowID: "sync-wh1-2026-11-28T12:00:00Z", RunID: "01a22309-4716-7b0d-b357-692c7cd98a2e"}
+	b := SyncReport{WorkflowID: "sync-wh1-2026-11-28T12:00:00Z", RunID: "01a22309-48f1-7c22-9d01-0c4b5e6f7a8b"}
 	require.NotEqual(t, a.ID(), b.ID())
-	require.Equal(t, "sync-wh1-2026-11-28T12:00:00Z~0b1c2d3e", a.ID())
+	require.Equal(t, "sync-wh1-2026-11-28T12:00:00Z~01a22309-4716-7b0d-b357-692c7cd98a2e", a.ID())
 	require.Equal(t, a.ID(), SyncSummary{WorkflowID: a.WorkflowID, RunID: a.RunID}.ID())
 	require.Equal(t, "x", ReportID("x", ""))
 }

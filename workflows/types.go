@@ -387,13 +387,15 @@ func (r SyncReport) ID() string { return ReportID(r.WorkflowID, r.RunID) }
 // ID is the id of the sync's report.
 func (s SyncSummary) ID() string { return ReportID(s.WorkflowID, s.RunID) }
 
-// ReportID names the report of a run: the workflow id, and the first 8
-// characters of the run id, which tell apart runs that share a workflow id.
+// ReportID names the report of a run: the workflow id and the run id, which
+// tells apart runs that share a workflow id. The whole run id is kept: run
+// ids are UUIDv7, whose leading characters are a timestamp, so any prefix of
+// them is shared by runs started close together.
 func ReportID(workflowID, runID string) string {
 	if runID == "" {
 		return workflowID
 	}
-	return workflowID + "~" + runID[:min(8, len(runID))]
+	return workflowID + "~" + runID
 }
 
 // Duration is how long the run took.
